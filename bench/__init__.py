@@ -1,0 +1,1 @@
+"""dnncost.bench: measure networks on Android phones over adb, or on this host."""

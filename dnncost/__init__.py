@@ -1,0 +1,7 @@
+"""dnncost: predict how fast a neural network runs on a phone before running it there."""
+
+__version__ = "0.1.0"
+
+from dnncost.errors import DnncostError  # noqa: E402
+
+__all__ = ["DnncostError", "__version__"]

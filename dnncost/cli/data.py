@@ -1,0 +1,91 @@
+"""`dnncost data`: get measurements in and out of the store."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from dnncost.cli.common import echo, open_store, store_option
+
+
+@click.group()
+def data() -> None:
+    """Import, inspect and export the dataset store."""
+
+
+@data.command("import-iiswc")
+@click.argument("directory", type=click.Path())
+@store_option
+def import_iiswc_cmd(directory: str, store_path: str) -> None:
+    """Import the IISWC 2020 dataset (118 networks x N phones).
+
+    Example: dnncost data import-iiswc ../shared/datasets/iiswc2020
+    """
+    from dnncost.importers import import_iiswc
+
+    with open_store(store_path, create=True) as store:
+        result = import_iiswc(store, directory)
+    echo(f"imported {result.networks} networks, {result.devices} devices, "
+         f"{result.measurements} measurements into {store_path} "
+         f"({result.changed_rows} rows changed)")
+
+
+@data.command("import-csv")
+@click.argument("measurements", type=click.Path())
+@click.option("--layers", type=click.Path(), help="LAYERS.csv: per-layer tables.")
+@click.option("--devices", type=click.Path(), help="DEVICES.csv: hardware descriptions.")
+@store_option
+def import_csv_cmd(measurements: str, layers: str | None, devices: str | None,
+                   store_path: str) -> None:
+    """Import measurements made elsewhere (columns device,network,latency_ms).
+
+    Example: dnncost data import-csv runs.csv --layers layers.csv --devices phones.csv
+    """
+    from dnncost.csv_import import import_csv
+
+    with open_store(store_path, create=True) as store:
+        result = import_csv(store, measurements, layers, devices)
+    echo(f"imported {result.measurements} measurements of {result.networks} networks on "
+         f"{result.devices} devices ({result.changed_rows} rows changed)")
+
+
+@data.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True)
+@click.option("-o", "--out", "out_dir", type=click.Path(), default="data/export",
+              show_default=True, help="Directory for one file per table.")
+@store_option
+def export_cmd(fmt: str, out_dir: str, store_path: str) -> None:
+    """Write the store's tables as tidy CSV or Parquet files.
+
+    Example: dnncost data export --format parquet -o exported/
+    """
+    from dnncost.tables import export_tables
+
+    with open_store(store_path) as store:
+        paths = export_tables(store, out_dir, fmt)
+    echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+@data.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@store_option
+def info_cmd(as_json: bool, store_path: str) -> None:
+    """Summarize the store: table sizes and measurements per config.
+
+    Example: dnncost data info --store data/dnncost.sqlite
+    """
+    from dnncost.tables import summary
+
+    with open_store(store_path) as store:
+        result = summary(store)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{result['path']}: {result['networks']} networks, {result['layers']} layers, "
+               f"{result['devices']} devices, {result['measurements']} measurements")
+    for config in result["configs"]:
+        click.echo(f"  config {config['config_hash']} {config['config']}: {config['devices']} "
+                   f"devices x {config['networks']} networks, {config['ok']} ok, "
+                   f"{config['failed']} failed")

@@ -1,0 +1,71 @@
+"""Tidy tables out of the store: for `dnncost data export` and for a quick summary."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from dnncost.errors import InputError
+from dnncost.store import Store
+
+EXPORT_FORMATS = ("csv", "parquet")
+
+_QUERIES = {
+    "networks": "SELECT id, name, space, spec, macs, params FROM networks ORDER BY name",
+    "network_files": "SELECT n.name AS network, f.format, f.path, f.sha256 "
+                     "FROM network_files f JOIN networks n ON n.id = f.network_id "
+                     "ORDER BY n.name, f.format",
+    "layers": 'SELECT n.name AS network, l.* FROM layers l JOIN networks n '
+              'ON n.id = l.network_id ORDER BY n.name, l."index"',
+    "devices": "SELECT * FROM devices ORDER BY id",
+    "measurements": "SELECT m.device_id AS device, n.name AS network, m.* FROM measurements m "
+                    "JOIN networks n ON n.id = m.network_id ORDER BY m.device_id, n.name, "
+                    "m.config_hash",
+    "canaries": "SELECT * FROM canaries ORDER BY device_id, config_hash, seq",
+}
+
+
+def tidy_tables(store: Store) -> dict[str, list[dict[str, Any]]]:
+    """Every table of the store as lists of dicts, names joined in."""
+    tables = {name: store.rows(sql) for name, sql in _QUERIES.items()}
+    for row in tables["measurements"]:
+        del row["device_id"]
+    return tables
+
+
+def export_tables(store: Store, out_dir: str | Path, fmt: str = "csv") -> list[Path]:
+    """Write each tidy table as ``OUT_DIR/<table>.<fmt>``; returns the paths written."""
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create {out} ({exc.strerror}): pass a writable -o DIR") from None
+    written = []
+    for name, rows in tidy_tables(store).items():
+        path = out / f"{name}.{fmt}"
+        columns = list(rows[0]) if rows else []
+        if fmt == "csv":
+            with path.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(rows)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.Table.from_pylist(rows), str(path))
+        written.append(path)
+    return written
+
+
+def summary(store: Store) -> dict[str, Any]:
+    """Counts per table and measurements per (config hash, ok/failed)."""
+    counts = {t: store.count(t) for t in ("networks", "layers", "devices", "measurements")}
+    configs = store.rows(
+        "SELECT config_hash, config, COUNT(DISTINCT device_id) AS devices, "
+        "COUNT(DISTINCT network_id) AS networks, SUM(error IS NULL) AS ok, "
+        "SUM(error IS NOT NULL) AS failed FROM measurements GROUP BY config_hash")
+    return {"path": str(store.path), **counts, "configs": configs}

@@ -1,0 +1,1 @@
+"""dnncost.export: cost models as ONNX files and a small runtime predictor."""

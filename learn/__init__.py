@@ -1,0 +1,1 @@
+"""dnncost.learn: signature sets and latency cost models that generalize across devices."""

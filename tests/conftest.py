@@ -1,0 +1,55 @@
+"""Shared fixtures: the IISWC 2020 data beside the clone and stores built from it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dnncost.importers import import_iiswc
+from dnncost.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def iiswc_path() -> Path:
+    return Path(os.environ.get("IISWC_DIR", REPO.parent / "shared/datasets/iiswc2020"))
+
+
+@pytest.fixture(scope="session")
+def iiswc_dir() -> Path:
+    path = iiswc_path()
+    if not (path / "onnxEmbeddings.csv").exists():
+        pytest.skip(f"IISWC 2020 data not found at {path}: set IISWC_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def iiswc_store_path(iiswc_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with the whole IISWC dataset imported once per session (read it only)."""
+    path = tmp_path_factory.mktemp("iiswc") / "iiswc.sqlite"
+    with Store(path) as store:
+        import_iiswc(store, iiswc_dir)
+    return path
+
+
+@pytest.fixture()
+def iiswc_store_copy(iiswc_store_path: Path, tmp_path: Path) -> Path:
+    """A private copy of the IISWC store that a test may change."""
+    copy = tmp_path / "store.sqlite"
+    with Store(iiswc_store_path) as store:
+        store.rows("PRAGMA wal_checkpoint(FULL)")
+    shutil.copy(iiswc_store_path, copy)
+    return copy
+
+
+def dump(path: Path) -> dict[str, list[tuple]]:
+    """Every row of every table, for before/after comparisons."""
+    with Store(path) as store:
+        tables = [r["name"] for r in store.rows(
+            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {t: [tuple(r.values()) for r in store.rows(f"SELECT * FROM {t} ORDER BY 1, 2")]
+                for t in tables}
