@@ -49,7 +49,10 @@ class _Root(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Show tool output.")
 @click.pass_context
 def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
+    from dnncost.config import config_path, default_map, load_config
+
     ctx.obj = {"quiet": quiet, "verbose": verbose}
+    ctx.default_map = default_map(cli, load_config(config_path()))
 
 
 def _register() -> None:

@@ -1,0 +1,33 @@
+from click.testing import CliRunner
+
+from dnncost.cli import cli
+
+
+def test_config_file_sets_defaults_and_options_win(iiswc_store_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dnncost.toml").write_text(f'store = "{iiswc_store_path}"\n')
+    result = CliRunner().invoke(cli, ["data", "info"])
+    assert result.exit_code == 0 and "84 devices" in result.output
+    result = CliRunner().invoke(cli, ["data", "info", "--store", str(tmp_path / "none.sqlite")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_section_per_command(iiswc_store_path, tmp_path, monkeypatch):
+    config = tmp_path / "other.toml"
+    config.write_text(f'[data.info]\nstore = "{iiswc_store_path}"\nas_json = true\n')
+    monkeypatch.setenv("DNNCOST_CONFIG", str(config))
+    result = CliRunner().invoke(cli, ["data", "info"])
+    assert result.exit_code == 0 and '"devices": 84' in result.output
+
+
+def test_bad_config_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dnncost.toml").write_text("store = [unclosed\n")
+    result = CliRunner().invoke(cli, ["data", "info"])
+    assert result.exit_code == 2 and "dnncost.toml: not valid TOML" in result.output
+    (tmp_path / "dnncost.toml").write_text("[data.info]\nbogus = 1\n")
+    result = CliRunner().invoke(cli, ["data", "info"])
+    assert result.exit_code == 2 and "unknown option(s) bogus" in result.output
+    monkeypatch.setenv("DNNCOST_CONFIG", str(tmp_path / "missing.toml"))
+    result = CliRunner().invoke(cli, ["data", "info"])
+    assert result.exit_code == 2 and "missing.toml does not exist" in result.output
