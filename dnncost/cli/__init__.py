@@ -25,7 +25,8 @@ Workflow:
   4. dnncost adapt      fit the model to a new phone from its signature runs
      dnncost predict    predicted latency_ms for networks or specs
   5. dnncost export     the model as .onnx (or C) for any language
-Data: dnncost data import-iiswc | import-csv | export | info
+Data: dnncost data import-iiswc | import-csv | export | info | merge
+Help: dnncost doctor (checks the set-up), dnncost report (HTML report)
 """
 
 
@@ -59,7 +60,7 @@ def _register() -> None:
     from dnncost.cli.data import data
 
     cli.add_command(data)
-    for module_name in ("gen", "bench", "learn", "export"):
+    for module_name in ("gen", "bench", "learn", "export", "report", "doctor"):
         try:
             module = __import__(f"dnncost.cli.{module_name}", fromlist=["COMMANDS"])
         except ModuleNotFoundError as exc:

@@ -1,0 +1,57 @@
+"""`dnncost doctor`: check the environment and say what to do about each problem."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import NamedTuple
+
+from dnncost.errors import DnncostError
+from dnncost.store import Store
+
+# (import name, stage that needs it)
+PACKAGES = (
+    ("tensorflow", "gen"), ("torch", "gen, learn"), ("torchprofile", "gen"),
+    ("ai_edge_litert", "bench --device local"), ("adbutils", "bench"),
+    ("xgboost", "learn"), ("onnx", "export"), ("onnxruntime", "export"),
+    ("onnxmltools", "export"), ("pyarrow", "data export --format parquet"),
+)
+
+
+class Check(NamedTuple):
+    name: str
+    ok: bool
+    detail: str
+
+
+def package_checks() -> list[Check]:
+    """Each optional dependency: importable or not (without importing it)."""
+    return [Check(f"python package {name}", importlib.util.find_spec(name) is not None,
+                  f"needed by {stage}" if importlib.util.find_spec(name) else
+                  f"missing (needed by {stage}): run `make install`")
+            for name, stage in PACKAGES]
+
+
+def store_check(path: str) -> Check:
+    """Whether the store opens, its schema version, and what it holds."""
+    if not Path(path).exists():
+        return Check(f"store {path}", False, "does not exist yet: `dnncost gen`, "
+                     "`dnncost data import-iiswc DIR` or `make demo` create it")
+    try:
+        with Store(path, create=False) as store:
+            version = store.rows("SELECT value FROM meta WHERE key='schema_version'")[0]
+            counts = {t: store.count(t) for t in ("networks", "devices", "measurements")}
+    except DnncostError as exc:
+        return Check(f"store {path}", False, str(exc))
+    return Check(f"store {path}", True, f"schema version {version['value']}, " +
+                 ", ".join(f"{n} {t}" for t, n in counts.items()))
+
+
+def run_checks(store_path: str, adb_servers: list[str]) -> list[Check]:
+    """All checks, in the order a user would fix them."""
+    checks = package_checks() + [store_check(store_path)]
+    try:
+        from dnncost.bench.health import adb_findings, binary_findings
+    except ImportError as exc:
+        return checks + [Check("bench", False, f"cannot load ({exc}): run `make install`")]
+    return checks + [Check(*f) for f in adb_findings(adb_servers) + binary_findings()]
