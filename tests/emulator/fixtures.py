@@ -1,0 +1,204 @@
+"""pytest fixtures: a private adb server (`adb_server`) and emulated devices (`emulated_device`).
+
+    def test_x(adb_server, emulated_device):
+        dev = emulated_device(profile="pixel4")
+        client = adb_server.client()
+        client.device(dev.serial).shell("getprop ro.product.model")
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import adbutils
+import pytest
+
+from .adbd import EmulatedAdbd, Fault
+from .device import load_profile
+
+HOST = "127.0.0.1"
+STANDIN = Path(__file__).resolve().parent / "benchmark_model_standin.py"
+
+
+def bundled_adb() -> str:
+    """The adb binary shipped inside adbutils (adbutils.adb_path() prefers one on PATH)."""
+    path = Path(adbutils.__file__).resolve().parent / "binaries" / "adb"
+    return str(path) if path.exists() else adbutils.adb_path()
+
+
+def free_port() -> int:
+    """A TCP port free right now on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class AdbServer:
+    """An adb server this test session started on its own port (never 5037)."""
+
+    host: str
+    port: int
+    adb_path: str
+
+    def client(self) -> adbutils.AdbClient:
+        """An adbutils client of this server."""
+        return adbutils.AdbClient(host=self.host, port=self.port)
+
+    def env(self) -> dict[str, str]:
+        """Environment that points adb command lines at this server."""
+        env = {k: v for k, v in os.environ.items() if k != "ANDROID_SERIAL"}
+        env["ANDROID_ADB_SERVER_PORT"] = str(self.port)
+        return env
+
+    def adb(self, *args: str, timeout: float = 30, adb_path: Optional[str] = None
+            ) -> subprocess.CompletedProcess[str]:
+        """Run an adb command line against this server (emulator tests only)."""
+        return subprocess.run([adb_path or self.adb_path, "-P", str(self.port), *args],
+                              env=self.env(), capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+
+
+class EmulatedDevice:
+    """A running emulated device, attached to an adb server as 127.0.0.1:PORT.
+
+    Faults (`inject(kind, **params)`); each hits matching commands `times` times (default 1,
+    negative: always) after skipping `after_commands` matching ones; `match` is a substring of
+    the shell command (default "--graph", i.e. benchmark_model runs) or, for disk_full, of the
+    pushed device path (default "": any push):
+      drop      cut the TCP connection `delay_s` (0.3) after the command starts; with
+                reconnect=False the device also stops listening, so it stays gone
+      fail      the stand-in prints `ERROR: Benchmarking failed.` and exits 1
+      hang      the stand-in sleeps `seconds` (600) before doing anything
+      garbage   the stand-in prints seeded random junk (`seed`) and exits 0
+      disk_full sync SEND answered with FAIL "No space left on device" (`message`)
+    """
+
+    def __init__(self, server: AdbServer, daemon: EmulatedAdbd) -> None:
+        self.server, self.daemon = server, daemon
+        self.serial = f"{HOST}:{daemon.port}"
+        self.sandbox: Path = daemon.fs.sandbox
+        self.root: Path = daemon.fs.root
+        self.profile: dict[str, Any] = daemon.profile
+        self.standin = STANDIN
+
+    @property
+    def commands(self) -> list[str]:
+        """Shell commands received, in order (as the host sent them)."""
+        return self.daemon.commands
+
+    @property
+    def pushes(self) -> list[str]:
+        """Device paths pushed with sync SEND, in order."""
+        return self.daemon.pushes
+
+    @property
+    def taskset_masks(self) -> list[str]:
+        """Masks given to taskset, in order."""
+        return self.daemon.fs.taskset_masks()
+
+    @property
+    def fired(self) -> list[str]:
+        """Kinds of the faults that fired so far."""
+        return self.daemon.fired
+
+    def inject(self, kind: str, **params: Any) -> Fault:
+        """Arm a fault (see the class docstring)."""
+        return self.daemon.inject(kind, **params)
+
+    def clear_faults(self) -> None:
+        """Disarm every fault."""
+        self.daemon.clear_faults()
+
+    def set_temperature(self, celsius: float) -> None:
+        """Make every thermal zone report celsius."""
+        self.daemon.fs.set_temperature(celsius)
+
+    def adb_device(self) -> adbutils.AdbDevice:
+        """This device through the fixture's adb server."""
+        return self.server.client().device(self.serial)
+
+    def state(self) -> Optional[str]:
+        """State in the adb server's list ('device', 'offline', ...) or None when absent."""
+        for info in self.server.client().list():
+            if info.serial == self.serial:
+                return info.state
+        return None
+
+    def wait_state(self, want: Optional[str], timeout_s: float = 15) -> None:
+        """Wait until the adb server lists this device in state `want` (None: absent)."""
+        deadline = time.monotonic() + timeout_s
+        while (state := self.state()) != want:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.serial} is {state!r}, not {want!r}")
+            time.sleep(0.05)
+
+    def connect(self, timeout_s: float = 15) -> None:
+        """(Re)listen if needed, `adb connect` and wait for state device."""
+        if self.daemon._listener is None:
+            self.daemon.start()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.server.client().connect(self.serial, timeout=5)
+            try:
+                self.wait_state("device", timeout_s=min(3.0, max(0.1, deadline - time.monotonic())))
+                return
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+
+    def disconnect(self) -> None:
+        """Drop the TCP connection and stop listening: the device disappears from adb."""
+        self.daemon.stop_listening()
+        self.daemon.drop_connections()
+
+    def stop(self) -> None:
+        """`adb disconnect` this device and stop its daemon (kills what still runs)."""
+        try:
+            self.server.client().disconnect(self.serial)
+        except adbutils.AdbError:
+            pass
+        self.daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def adb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdbServer]:
+    """Our own adb server (the adbutils-bundled adb) on a free port; killed at the end."""
+    server = AdbServer(HOST, free_port(), bundled_adb())
+    started = server.adb("start-server")
+    if started.returncode != 0:
+        pytest.fail(f"adb start-server failed: {started.stderr}")
+    try:
+        yield server
+    finally:
+        server.adb("kill-server", timeout=10)
+
+
+@pytest.fixture()
+def emulated_device(adb_server: AdbServer, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[Callable[..., EmulatedDevice]]:
+    """Factory: make(profile="pixel4", serial_hint=None) -> a connected EmulatedDevice."""
+    made: list[EmulatedDevice] = []
+
+    def make(profile: str = "pixel4", serial_hint: Optional[str] = None) -> EmulatedDevice:
+        prof = load_profile(profile)
+        base = tmp_path_factory.mktemp(f"device-{prof['name']}")
+        serial = serial_hint or f"{prof['props']['ro.serialno']}{len(made)}"
+        daemon = EmulatedAdbd(base, prof, serial=serial)
+        daemon.start()
+        dev = EmulatedDevice(adb_server, daemon)
+        made.append(dev)
+        dev.connect()
+        return dev
+
+    try:
+        yield make
+    finally:
+        for dev in made:
+            dev.stop()
