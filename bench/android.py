@@ -1,0 +1,212 @@
+"""One Android device over adb (adbutils only): describe it, push files, run the tool.
+
+The device id is ``<ro.product.model>_<adb serial>`` sanitized (for example
+``Pixel_4_98AX1Y8LK`` or ``Pixel_4_192.168.1.7_5555``): readable in tables and unique
+per attached phone. A phone reached over TCP under another address counts as
+another device; rename it with ``dnncost data merge`` tooling if that matters.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import adbutils
+
+from dnncost.bench import protocol
+from dnncost.bench.binary import resolve_binary
+from dnncost.bench.parse import ParsedRun, parse_output
+from dnncost.bench.runner import DeviceGone, Outcome
+from dnncost.errors import DeviceError
+from dnncost.records import Device, Network, NetworkFile, sha256_file
+
+_ADB_FAILURES = (adbutils.AdbError, OSError, EOFError, socket.timeout)
+_CPU = "/sys/devices/system/cpu"
+_BATTERY = "/sys/class/power_supply/battery"
+_WATCHED_ZONES = ("cpu", "soc", "tsens", "big", "little", "cluster", "ap")
+
+
+def connect_clients(servers: list[str]) -> list[adbutils.AdbClient]:
+    """AdbClients for ``HOST:PORT`` servers (the local server on 5037 when empty)."""
+    clients = []
+    for server in servers or ["127.0.0.1:5037"]:
+        host, _, port = server.rpartition(":")
+        if not host or not port.isdigit():
+            raise DeviceError(f"--adb {server!r} is not HOST:PORT (e.g. 192.168.1.5:5037)")
+        clients.append(adbutils.AdbClient(host=host, port=int(port)))
+    return clients
+
+
+def discover(clients: list[adbutils.AdbClient], wanted: str) -> list[tuple[adbutils.AdbClient, str]]:
+    """(client, serial) for ``wanted``: a serial, a comma list, or ``all`` online devices."""
+    online: dict[str, adbutils.AdbClient] = {}
+    for client in clients:
+        try:
+            for info in client.list():
+                if info.state == "device":
+                    online.setdefault(info.serial, client)
+        except _ADB_FAILURES as exc:
+            raise DeviceError(f"adb server {client.host}:{client.port} is unreachable ({exc}): "
+                              "start it (`adb start-server`) or fix --adb HOST:PORT") from None
+    if wanted == "all":
+        if not online:
+            raise DeviceError("no device attached in the `device` state: check `adb devices` "
+                              "(enable USB debugging and accept the host's key)")
+        return [(client, serial) for serial, client in sorted(online.items())]
+    serials = [s.strip() for s in wanted.split(",") if s.strip()]
+    missing = [s for s in serials if s not in online]
+    if missing:
+        raise DeviceError(f"device(s) {', '.join(missing)} not attached (online: "
+                          f"{', '.join(sorted(online)) or 'none'}): check `adb devices`")
+    return [(online[s], s) for s in serials]
+
+
+class AndroidRunner:
+    """Runs benchmark_model on one phone; raises :class:`DeviceGone` when it vanishes."""
+
+    file_format: str
+
+    def __init__(self, client: adbutils.AdbClient, serial: str, run: protocol.RunConfig,
+                 benchmark_binary: str | None = None) -> None:
+        self.client, self.serial, self.run = client, serial, run
+        self.file_format = run.file_format
+        self.benchmark_binary = benchmark_binary
+        self.device_id = protocol.sanitize_id(serial)
+        self._device = client.device(serial)
+        self._mask: str | None = None
+        self._zones: list[str] = []
+        self._remote_models: set[str] = set()
+
+    # -- adb plumbing --------------------------------------------------------------
+    def present(self) -> bool:
+        """Whether the adb server still sees the device online (reconnects TCP ones once)."""
+        try:
+            if self._device.get_state() == "device":
+                return True
+        except _ADB_FAILURES:
+            pass
+        if ":" in self.serial:
+            try:
+                self.client.connect(self.serial, timeout=5)
+                return self._device.get_state() == "device"
+            except _ADB_FAILURES:
+                return False
+        return False
+
+    def shell(self, command: str, timeout_s: float = 30.0) -> adbutils.ShellReturn:
+        """Run a shell command; adb failures become DeviceGone (or retry once if present)."""
+        for attempt in (1, 2):
+            try:
+                return self._device.shell2(command, timeout=timeout_s, v2=True)
+            except adbutils.AdbTimeout:
+                raise
+            except _ADB_FAILURES as exc:
+                if attempt == 2 or not self.present():
+                    raise DeviceGone(f"device {self.serial} disappeared ({exc})") from None
+        raise AssertionError("unreachable")
+
+    def _text(self, command: str) -> str:
+        return self.shell(command).stdout
+
+    # -- describe ------------------------------------------------------------------
+    def describe(self) -> Device:
+        """The device record: props, cores and frequencies, RAM, thermal and battery."""
+        props = protocol.parse_getprop(self._text("getprop"))
+        cpu_lines = self._text(
+            f"for c in {_CPU}/cpu[0-9]*; do echo \"${{c##*/cpu}} "
+            f"$(cat $c/cpufreq/cpuinfo_max_freq 2>/dev/null || echo 0) "
+            f"$(cat $c/cpufreq/scaling_governor 2>/dev/null || echo none)\"; done").splitlines()
+        cpus = sorted((int(f[0]), float(f[1]) / 1000.0, f[2])
+                      for f in (line.split() for line in cpu_lines) if len(f) == 3)
+        max_freq = tuple(freq for _, freq, _ in cpus)
+        zones = self._thermal_zones()
+        self._zones = [path for path, kind, _ in zones
+                       if any(w in kind.lower() for w in _WATCHED_ZONES)] or [p for p, _, _ in zones]
+        self._mask = protocol.pin_mask(self.run, max_freq)
+        battery = self._text(f"cat {_BATTERY}/capacity {_BATTERY}/temp 2>/dev/null").split()
+        model = props.get("ro.product.model") or self.serial
+        self.device_id = protocol.sanitize_id(f"{model}_{self.serial}")
+        info: dict[str, Any] = {
+            "kind": "android", "governors": [g for _, _, g in cpus],
+            "thermal_zones": {kind: protocol.temperature_c(temp) for _, kind, temp in zones},
+            "battery_level": float(battery[0]) if battery else None,
+            "battery_temperature_c": protocol.temperature_c(battery[1]) if len(battery) > 1
+            else None,
+            "pin_mask": self._mask, "fingerprint": props.get("ro.build.fingerprint"),
+        }
+        return Device(
+            id=self.device_id, serial=self.serial, model=model,
+            brand=props.get("ro.product.brand"),
+            soc=props.get("ro.soc.model") or props.get("ro.board.platform")
+            or props.get("ro.hardware"),
+            abi=props.get("ro.product.cpu.abi"),
+            android_version=props.get("ro.build.version.sdk"), cores=len(cpus) or None,
+            max_freq_mhz=max_freq,
+            ram_mb=protocol.parse_meminfo_mb(self._text("cat /proc/meminfo")), info=info)
+
+    def _thermal_zones(self) -> list[tuple[str, str, str]]:
+        lines = self._text("for z in /sys/class/thermal/thermal_zone*; do "
+                           "echo \"$z $(cat $z/type 2>/dev/null) $(cat $z/temp 2>/dev/null)\"; "
+                           "done").splitlines()
+        return [(f[0] + "/temp", f[1], f[2]) for f in (line.split() for line in lines)
+                if len(f) == 3]
+
+    def temperature_c(self) -> float | None:
+        """The hottest watched thermal zone now, in degrees C."""
+        if not self._zones:
+            return None
+        readings = [protocol.temperature_c(v) for v in
+                    self._text("cat " + " ".join(self._zones) + " 2>/dev/null").split()]
+        values = [v for v in readings if v is not None]
+        return max(values) if values else None
+
+    # -- setup and runs ------------------------------------------------------------
+    def setup(self, abi: str | None) -> dict[str, Any]:
+        """Push the tool (unless the same sha256 is there); the measurement config."""
+        local = resolve_binary(abi or "arm64-v8a", self.benchmark_binary)
+        digest = sha256_file(str(local))
+        self.shell(f"mkdir -p {protocol.WORKDIR}/models")
+        remote = f"{protocol.WORKDIR}/benchmark_model"
+        held = self._text(f"sha256sum {remote} 2>/dev/null").split()
+        if not held or held[0] != digest:
+            self._push(local, remote, 0o755)
+        listing = self._text(f"ls {protocol.WORKDIR}/models 2>/dev/null")
+        self._remote_models = set(listing.split())
+        return protocol.measurement_config(self.run, "benchmark_model", digest)
+
+    def _push(self, local: Path, remote: str, mode: int = 0o644) -> None:
+        try:
+            self._device.sync.push(str(local), remote, mode=mode, check=True)
+        except _ADB_FAILURES as exc:
+            if not self.present():
+                raise DeviceGone(f"device {self.serial} disappeared during a push ({exc})") \
+                    from None
+            raise DeviceError(f"push of {local.name} to {self.serial} failed ({exc or 'FAIL'}):"
+                              " free space on the device and rerun") from None
+
+    def measure(self, network: Network, file: NetworkFile) -> Outcome:
+        """Push the model if the device lacks it, run the tool once, parse its output."""
+        name = f"{file.sha256[:24]}.tflite"
+        started = time.perf_counter()
+        if name not in self._remote_models:
+            try:
+                self._push(Path(file.path), f"{protocol.WORKDIR}/models/{name}")
+            except DeviceError as exc:
+                if isinstance(exc, DeviceGone):
+                    raise
+                return Outcome(ParsedRun(error=str(exc)), None, time.perf_counter() - started)
+            self._remote_models.add(name)
+        command = protocol.benchmark_command("benchmark_model", f"models/{name}", self.run,
+                                             self._mask)
+        timed_out = ParsedRun(error=f"benchmark_model timed out after {self.run.timeout_s:g} s")
+        try:  # the device's `timeout` kills a hung tool; the socket timeout is a backstop
+            result = self.shell(command, timeout_s=self.run.timeout_s + 30)
+        except adbutils.AdbTimeout:
+            return Outcome(timed_out, None, time.perf_counter() - started)
+        if result.returncode in (124, 137):
+            return Outcome(timed_out, result.output, time.perf_counter() - started)
+        return Outcome(parse_output(result.output, result.returncode), result.output,
+                       time.perf_counter() - started)
+

@@ -1,0 +1,67 @@
+"""`dnncost bench` in one function: pick devices and networks, run the farm, report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dnncost.bench import protocol
+from dnncost.bench.farm import run_farm
+from dnncost.bench.runner import Runner
+from dnncost.bench.signature import read_signature, select, signature_file
+from dnncost.bench.sweep import DeviceSummary, SweepOptions
+from dnncost.errors import InputError
+from dnncost.store import Store
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """Per-device summaries and, for a signature run, the command to run next."""
+
+    summaries: list[DeviceSummary]
+    next_command: str | None = None
+
+    @property
+    def gone(self) -> list[DeviceSummary]:
+        return [s for s in self.summaries if s.status != "ok"]
+
+
+def make_runners(device: str, run: protocol.RunConfig, adb_servers: list[str],
+                 benchmark_binary: str | None, local_profiles: str, seed: int) -> list[Runner]:
+    """Runners for ``--device``: phones over adb, or ``local`` host profiles."""
+    if device == "local":
+        from dnncost.bench.local import local_runners
+
+        return list(local_runners(local_profiles, run, seed))
+    from dnncost.bench.android import AndroidRunner, connect_clients, discover
+
+    return [AndroidRunner(client, serial, run, benchmark_binary)
+            for client, serial in discover(connect_clients(adb_servers), device)]
+
+
+def bench(store_path: str | Path, device: str, run: protocol.RunConfig,
+          options: SweepOptions, network_names: list[str] | None = None,
+          adb_servers: list[str] | None = None, benchmark_binary: str | None = None,
+          local_profiles: str = "t1", signature: str | None = None,
+          show_progress: bool = True) -> BenchReport:
+    """Measure every pending network of the store on the chosen devices."""
+    with Store(store_path, create=False) as store:
+        networks = store.networks(network_names)
+    if signature:
+        networks = select(networks, read_signature(signature), signature)
+    if not networks:
+        raise InputError(f"store {store_path} has no networks: run `dnncost gen` first")
+    if not any(f.format == run.file_format for n in networks for f in n.files):
+        raise InputError(f"no network in {store_path} has a {run.file_format} file: "
+                         "generate them with that precision or pass --precision")
+    runners = make_runners(device, run, adb_servers or [], benchmark_binary, local_profiles,
+                           options.seed)
+    summaries = run_farm(store_path, runners, networks, options,
+                         parallel=device != "local", show_progress=show_progress)
+    next_command = None
+    if signature:
+        model_dir = signature_file(signature).parent
+        next_command = " ; ".join(
+            f"dnncost adapt {model_dir} --device {s.device_id} --store {store_path}"
+            for s in summaries if s.status == "ok")
+    return BenchReport(summaries, next_command or None)

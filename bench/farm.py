@@ -1,0 +1,81 @@
+"""The farm: one worker thread per device, each with its own store connection (WAL).
+
+A device that disappears is reported and the others go on; Ctrl-C stops every worker
+after its run in flight. Local host profiles run one after another (they share cores).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from dnncost.bench.runner import Runner
+from dnncost.bench.sweep import DeviceSummary, Sweep, SweepOptions
+from dnncost.records import Network
+from dnncost.store import Store
+
+
+def _worker(store_path: Path, runner: Runner, networks: list[Network], options: SweepOptions,
+            stop: threading.Event, position: int, show_progress: bool,
+            results: list[DeviceSummary | None]) -> None:
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, desc=runner.device_id, position=position, unit="net",
+               disable=not show_progress, dynamic_ncols=True, leave=True)
+
+    def started(total: int) -> None:
+        bar.set_description(sweep.summary.device_id)
+        bar.reset(total=total)
+
+    def finished(measurement) -> None:  # type: ignore[no-untyped-def]
+        bar.update(1)
+        bar.set_postfix(failed=sweep.summary.failed, refresh=False)
+
+    try:
+        with Store(store_path) as store:
+            sweep = Sweep(store, runner, networks, options, stop, started, finished)
+            results[position] = sweep.run()
+    except Exception as exc:  # a broken device must not stop the others
+        results[position] = DeviceSummary(runner.device_id, status=f"failed: {exc}")
+    finally:
+        bar.close()
+
+
+def run_farm(store_path: str | Path, runners: Sequence[Runner], networks: list[Network],
+             options: SweepOptions, parallel: bool = True,
+             show_progress: bool = True) -> list[DeviceSummary]:
+    """Sweep every runner (in parallel when ``parallel``); one summary per runner."""
+    stop = threading.Event()
+    results: list[DeviceSummary | None] = [None] * len(runners)
+    threads = [threading.Thread(target=_worker, name=f"bench-{r.device_id}", daemon=True,
+                                args=(Path(store_path), r, networks, options, stop, i,
+                                      show_progress, results))
+               for i, r in enumerate(runners)]
+    try:
+        for thread in threads:
+            thread.start()
+            if not parallel:
+                while thread.is_alive():
+                    thread.join(0.2)
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        raise
+    return [r or DeviceSummary(runners[i].device_id, status="failed: worker did not finish")
+            for i, r in enumerate(results)]
+
+
+def format_summary(summaries: Sequence[DeviceSummary]) -> str:
+    """The end-of-sweep table: device, done, failed, skipped, pending, minutes, status."""
+    header = ("device", "done", "failed", "skipped", "pending", "minutes", "status")
+    rows = [(s.device_id, str(s.done), str(s.failed), str(s.skipped), str(s.pending),
+             f"{s.seconds / 60:.1f}", s.status) for s in summaries]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]
+             for r in [header, *rows]]
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""The run protocol as pure functions: config, core mask, command line, order, drift.
+
+Nothing here talks to a device; :mod:`dnncost.bench.android` and
+:mod:`dnncost.bench.local` run what these functions describe.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from dnncost.errors import InputError
+
+DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi")
+PRECISIONS = ("int8", "fp32")
+WORKDIR = "/data/local/tmp/dnncost"
+_DELEGATE_FLAGS = {
+    "cpu": ("--use_xnnpack=false",),
+    "xnnpack": ("--use_xnnpack=true",),
+    "gpu": ("--use_gpu=true",),
+    "nnapi": ("--use_nnapi=true",),
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How each network is run: the paper's protocol by default (1 thread, big core)."""
+
+    threads: int = 1
+    core_mask: str = "big"  # "big": one biggest core; "all": no pinning; else a hex mask
+    delegate: str = "cpu"
+    precision: str = "int8"
+    warmup_runs: int = 5
+    runs: int = 30
+    timeout_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.delegate not in DELEGATES:
+            raise InputError(f"unknown delegate {self.delegate!r}: use one of "
+                             f"{', '.join(DELEGATES)}")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"unknown precision {self.precision!r}: use int8 or fp32")
+        if self.threads < 1 or self.runs < 1 or self.warmup_runs < 0:
+            raise InputError("--threads and --runs must be >= 1 and --warmup-runs >= 0")
+        if self.core_mask not in ("big", "all") and not re.fullmatch(r"[0-9a-fA-F]+",
+                                                                      self.core_mask):
+            raise InputError(f"core mask {self.core_mask!r} is not hex (e.g. 80), big or all")
+
+    @property
+    def file_format(self) -> str:
+        """The network file format this config runs (``tflite-int8``, ``tflite-fp32``)."""
+        return f"tflite-{self.precision}"
+
+
+def measurement_config(run: RunConfig, tool: str, tool_sha256: str | None,
+                       **extra: Any) -> dict[str, Any]:
+    """The measurement's config (hashed into its key): protocol, tool and its sha256."""
+    config = {"tool": tool, "tool_sha256": tool_sha256, "threads": run.threads,
+              "core_mask": run.core_mask, "delegate": run.delegate,
+              "precision": run.precision, "warmup_runs": run.warmup_runs, "runs": run.runs}
+    config.update(extra)
+    return config
+
+
+def big_core_mask(max_freq_mhz: Sequence[float], cores: int = 1) -> str:
+    """Hex taskset mask of the ``cores`` fastest cores (ties go to the highest index)."""
+    if not max_freq_mhz:
+        return "1"
+    ranked = sorted(range(len(max_freq_mhz)), key=lambda i: (max_freq_mhz[i], i), reverse=True)
+    return format(sum(1 << i for i in ranked[:cores]), "x")
+
+
+def pin_mask(run: RunConfig, max_freq_mhz: Sequence[float]) -> str | None:
+    """The concrete mask for this device, or None for no pinning."""
+    if run.core_mask == "all":
+        return None
+    if run.core_mask == "big":
+        return big_core_mask(max_freq_mhz, run.threads)
+    return run.core_mask.lower()
+
+
+def benchmark_command(binary: str, model: str, run: RunConfig, mask: str | None) -> str:
+    """Shell command running ``binary`` on ``model`` (under WORKDIR), killed past the timeout."""
+    args = [f"./{binary}", f"--graph={model}", f"--num_threads={run.threads}",
+            f"--warmup_runs={run.warmup_runs}", "--warmup_min_secs=0",
+            f"--num_runs={run.runs}", "--min_secs=0", f"--max_secs={int(run.timeout_s)}",
+            *_DELEGATE_FLAGS[run.delegate]]
+    pinned = ["timeout", "-s", "KILL", str(max(1, math.ceil(run.timeout_s)))] + (
+        ["taskset", mask] if mask else []) + args
+    return f"cd {WORKDIR} && " + " ".join(shlex.quote(a) for a in pinned)
+
+
+def shuffled(network_ids: Iterable[str], seed: int, device_id: str) -> list[str]:
+    """A seeded order per device, so a device's state never lines up with network size."""
+    ordered = sorted(network_ids)
+    random.Random(f"{seed}/{device_id}").shuffle(ordered)
+    return ordered
+
+
+def drifted(reference_ms: float | None, current_ms: float | None, tolerance: float) -> bool:
+    """True when the canary moved by more than ``tolerance`` (a fraction) of its reference."""
+    if reference_ms is None or current_ms is None or reference_ms <= 0:
+        return False
+    return abs(current_ms - reference_ms) / reference_ms > tolerance
+
+
+def sanitize_id(text: str) -> str:
+    """A device id from free text: letters, digits, ``.``, ``_``, ``-`` only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "device"
+
+
+def parse_getprop(text: str) -> dict[str, str]:
+    """``getprop`` output (``[key]: [value]`` lines) as a dict."""
+    return dict(re.findall(r"^\[([^\]]+)\]:\s*\[(.*)\]\s*$", text, re.MULTILINE))
+
+
+def parse_meminfo_mb(text: str) -> float | None:
+    """MemTotal of ``/proc/meminfo`` in MB."""
+    match = re.search(r"^MemTotal:\s*(\d+)\s*kB", text, re.MULTILINE)
+    return int(match.group(1)) / 1024.0 if match else None
+
+
+def temperature_c(raw: str) -> float | None:
+    """A thermal zone or battery reading in degrees C (millidegrees and tenths scaled)."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    if abs(value) >= 1000:
+        return value / 1000.0
+    if abs(value) >= 150:
+        return value / 10.0
+    return value

@@ -1,0 +1,89 @@
+"""`dnncost bench`: measure the store's networks on phones over adb, or on this host."""
+
+from __future__ import annotations
+
+import click
+
+from dnncost.cli.common import echo, quiet, store_option
+
+
+@click.command("bench")
+@click.option("--device", required=True,
+              help="Serial, comma list, `all` attached devices, or `local` (this host).")
+@click.option("--networks", help="Comma list of network names (default: all in the store).")
+@click.option("--adb", "adb_servers", multiple=True, metavar="HOST:PORT",
+              help="adb server to use (repeatable; default 127.0.0.1:5037).")
+@click.option("--benchmark-binary", type=click.Path(),
+              help="benchmark_model build for the devices' ABI (default: cached/downloaded).")
+@click.option("--precision", type=click.Choice(["int8", "fp32"]), default="int8",
+              show_default=True, help="Which network file to run.")
+@click.option("--delegate", type=click.Choice(["cpu", "xnnpack", "gpu", "nnapi"]),
+              default="cpu", show_default=True)
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--core-mask", default="big", show_default=True,
+              help="`big` (fastest cores, one per thread), `all` (no pinning) or a hex mask.")
+@click.option("--warmup-runs", type=int, default=5, show_default=True)
+@click.option("--runs", type=int, default=30, show_default=True, help="Timed runs.")
+@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True,
+              help="Seconds before a hung run becomes an error row.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the per-device shuffled order.")
+@click.option("--canary-every", type=int, default=10, show_default=True,
+              help="Re-measure a canary network every N networks (0: off).")
+@click.option("--drift-tolerance", type=float, default=0.05, show_default=True,
+              help="Canary change (fraction) that triggers cool-down and re-measurement.")
+@click.option("--drift-cooldown", "drift_cooldown_s", type=float, default=60.0,
+              show_default=True, help="Seconds to rest after a drift.")
+@click.option("--max-temp", "max_temp_c", type=float,
+              help="Wait before a run while the device is hotter (degrees C).")
+@click.option("--max-temp-wait", "max_temp_wait_s", type=float, default=300.0,
+              show_default=True, help="Longest wait for --max-temp, in seconds.")
+@click.option("--cooldown", "cooldown_s", type=float, default=0.0, show_default=True,
+              help="Seconds between runs.")
+@click.option("--signature", type=click.Path(),
+              help="signature.json or MODEL_DIR: measure only that signature set.")
+@click.option("--local-profile", "local_profiles", default="t1", show_default=True,
+              help="With --device local: tN or tN-xnnpack names, e.g. t1,t1-xnnpack,t2-xnnpack.")
+@store_option
+def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
+          benchmark_binary: str | None, precision: str, delegate: str, threads: int,
+          core_mask: str, warmup_runs: int, runs: int, timeout_s: float, seed: int,
+          canary_every: int, drift_tolerance: float, drift_cooldown_s: float,
+          max_temp_c: float | None, max_temp_wait_s: float, cooldown_s: float,
+          signature: str | None, local_profiles: str, store_path: str) -> None:
+    """Measure every network not yet measured on the device(s), resumably.
+
+    \b
+    Examples:
+      dnncost bench --device 98AX1Y8LK
+      dnncost bench --device all --adb 10.0.0.5:5037 --adb 10.0.0.6:5037
+      dnncost bench --device local --local-profile t1,t1-xnnpack,t2-xnnpack
+      dnncost bench --device 98AX1Y8LK --signature models/collab
+    """
+    from dnncost.bench.driver import bench as run_bench
+    from dnncost.bench.farm import format_summary
+    from dnncost.bench.protocol import RunConfig
+    from dnncost.bench.sweep import SweepOptions
+    from dnncost.errors import DeviceError
+
+    run = RunConfig(threads=threads, core_mask=core_mask, delegate=delegate,
+                    precision=precision, warmup_runs=warmup_runs, runs=runs,
+                    timeout_s=timeout_s)
+    options = SweepOptions(seed=seed, canary_every=canary_every,
+                           drift_tolerance=drift_tolerance, drift_cooldown_s=drift_cooldown_s,
+                           max_temp_c=max_temp_c, max_temp_wait_s=max_temp_wait_s,
+                           cooldown_s=cooldown_s)
+    names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
+    report = run_bench(store_path, device, run, options, names, list(adb_servers),
+                       benchmark_binary, local_profiles, signature, show_progress=not quiet())
+    echo(format_summary(report.summaries))
+    if report.next_command:
+        echo(f"next: {report.next_command}")
+    if report.gone:
+        raise DeviceError(
+            f"{len(report.gone)} device(s) did not finish "
+            f"({', '.join(s.device_id for s in report.gone)}): reconnect and rerun the same "
+            "command; finished work is in the store and only pending networks run again")
+
+
+COMMANDS = [bench]

@@ -1,0 +1,73 @@
+"""End to end on emulated devices: the real adb server, push, pin, run, parse, store."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dnncost.bench.driver import bench
+from dnncost.bench.protocol import RunConfig, big_core_mask
+from dnncost.bench.sweep import SweepOptions
+from dnncost.records import sha256_file
+from dnncost.store import Store
+from test_bench_models import tiny_network_store
+
+RUN = RunConfig(warmup_runs=1, runs=3, timeout_s=20)
+OPTIONS = SweepOptions(seed=1, canary_every=0)
+STAT = re.compile(r"count=(\d+) first=\S+ curr=\S+ min=(\S+) max=(\S+) avg=(\S+) std=(\S+)")
+
+
+@pytest.fixture()
+def store_path(tmp_path_factory, tmp_path) -> Path:
+    return tiny_network_store(tmp_path_factory, tmp_path / "store.sqlite", count=3)
+
+
+def run_bench(store_path, adb_server, device, **kwargs):
+    kwargs.setdefault("run", RUN)
+    kwargs.setdefault("options", OPTIONS)
+    return bench(store_path, device, adb_servers=[f"{adb_server.host}:{adb_server.port}"],
+                 benchmark_binary=kwargs.pop("binary", None) or str(standin()),
+                 show_progress=False, **kwargs)
+
+
+def standin() -> Path:
+    from emulator.fixtures import STANDIN
+
+    return STANDIN
+
+
+def graph_runs(dev) -> list[str]:
+    return [c for c in dev.commands if "--graph" in c]
+
+
+def test_one_device_rows_match_what_the_tool_printed(store_path, adb_server, emulated_device):
+    dev = emulated_device(profile="pixel4")
+    report = run_bench(store_path, adb_server, dev.serial)
+    assert [(s.done, s.failed, s.status) for s in report.summaries] == [(3, 0, "ok")]
+    with Store(store_path) as store:
+        (device,) = store.devices()
+        rows = store.measurements(device.id)
+    props = dev.profile["props"]
+    assert device.model == props["ro.product.model"] and device.abi == props["ro.product.cpu.abi"]
+    assert device.cores == len(dev.profile["cpus"])
+    assert device.max_freq_mhz == tuple(c["max_khz"] / 1000 for c in dev.profile["cpus"])
+    assert device.info["thermal_zones"] and device.info["battery_level"] is not None
+    assert len(rows) == 3 and all(r.ok for r in rows)
+    for row in rows:
+        count, low, high, avg, std = STAT.findall(row.raw_output)[-1]
+        assert row.runs == int(count) == RUN.runs
+        assert row.mean_ms == pytest.approx(float(avg) / 1000)
+        assert (row.min_ms, row.max_ms) == (float(low) / 1000, float(high) / 1000)
+        assert row.config["tool_sha256"] == sha256_file(str(standin()))
+        assert row.temperature_c is not None
+    expected_mask = big_core_mask([c["max_khz"] for c in dev.profile["cpus"]])
+    assert dev.taskset_masks == [expected_mask] * 3
+    assert all("--num_threads=1" in c and "--num_runs=3" in c for c in graph_runs(dev))
+
+    pushes = list(dev.pushes)
+    assert sum(p.endswith("/benchmark_model") for p in pushes) == 1
+    rerun = run_bench(store_path, adb_server, dev.serial)
+    assert (rerun.summaries[0].done, rerun.summaries[0].skipped) == (0, 3)
+    assert dev.pushes == pushes and len(graph_runs(dev)) == 3
