@@ -161,14 +161,18 @@ def test_fault_hang_is_killed_when_host_gives_up(emulated_device) -> None:
     d = install_tool(dev)
     dev.inject("hang", seconds=600)
     start = time.monotonic()
-    with pytest.raises(adbutils.AdbTimeout):
-        d.shell(RUN, timeout=1)
+    with pytest.raises(adbutils.AdbTimeout):  # `timeout` leaves the shell's process group
+        d.shell(f"cd {WORK} && timeout -s KILL 600 {RUN}", timeout=1)
     assert time.monotonic() - start < 5
     deadline = time.monotonic() + 5
-    while dev.daemon._sessions:  # the host closed the stream: the sleeper is killed
-        assert time.monotonic() < deadline, "hung command still running"
+    while dev.daemon._sessions or str(dev.sandbox) in _processes():
+        assert time.monotonic() < deadline, "hung command still running"  # host closed it
         time.sleep(0.05)
     assert d.shell("echo alive") == "alive"
+
+
+def _processes() -> str:
+    return subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
 
 
 def test_fault_disk_full_on_push(adb_server: AdbServer, emulated_device) -> None:
@@ -201,11 +205,24 @@ def test_fault_drop_mid_run_then_device_returns(emulated_device) -> None:
 def test_disconnect_makes_device_disappear(emulated_device) -> None:
     dev = emulated_device()
     dev.disconnect()
-    dev.wait_state("offline", timeout_s=10) if dev.state() not in (None, "offline") else None
+    dev.wait_state("offline", timeout_s=5)
     with pytest.raises(adbutils.AdbError):
         dev.adb_device().shell("echo hi", timeout=3)
     dev.connect()
     assert dev.adb_device().shell("echo hi") == "hi"
+    dev.disconnect(forget=True)
+    dev.wait_state(None, timeout_s=5)
+    dev.connect()
+    assert dev.adb_device().shell("echo again") == "again"
+
+
+def test_concurrent_streams_on_one_device(emulated_device) -> None:
+    d = emulated_device().adb_device()
+    slow = d.shell("sleep 0.6; echo slow", stream=True)
+    started = time.monotonic()
+    assert [d.shell(f"echo {i}") for i in range(5)] == [str(i) for i in range(5)]
+    assert time.monotonic() - started < 0.6  # not queued behind the sleeping stream
+    assert slow.read_until_close().strip() == "slow"
 
 
 def test_two_devices_at_once(emulated_device) -> None:

@@ -55,6 +55,7 @@ class AdbServer:
         """Environment that points adb command lines at this server."""
         env = {k: v for k, v in os.environ.items() if k != "ANDROID_SERIAL"}
         env["ANDROID_ADB_SERVER_PORT"] = str(self.port)
+        env["ADB_LIBUSB"] = "0"  # no USB scan: start-server takes 20 ms instead of 3 s
         return env
 
     def adb(self, *args: str, timeout: float = 30, adb_path: Optional[str] = None
@@ -153,10 +154,20 @@ class EmulatedDevice:
                 if time.monotonic() > deadline:
                     raise
 
-    def disconnect(self) -> None:
-        """Drop the TCP connection and stop listening: the device disappears from adb."""
+    def disconnect(self, forget: bool = False) -> None:
+        """Drop the TCP connection and stop listening, as a phone that left the network.
+
+        The adb server then lists the device as 'offline' (it keeps trying to reconnect) and
+        every command to it fails; with forget=True it is also `adb disconnect`ed (absent).
+        `connect()` brings it back.
+        """
         self.daemon.stop_listening()
         self.daemon.drop_connections()
+        if forget:
+            try:
+                self.server.client().disconnect(self.serial)
+            except adbutils.AdbError:
+                pass
 
     def stop(self) -> None:
         """`adb disconnect` this device and stop its daemon (kills what still runs)."""

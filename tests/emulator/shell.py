@@ -28,6 +28,22 @@ def parse_service(service: str) -> Optional[tuple[bool, str]]:
     return "v2" in args[1:], command
 
 
+def session_members(sid: int) -> list[int]:
+    """Pids of the live processes in session sid (from /proc/PID/stat)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # after "pid (comm)": state ppid pgrp session
+            pids.append(int(entry))
+    return pids
+
+
 class _Unroot:
     """Streaming replace of the host root path by '' in output (device paths shown back)."""
 
@@ -61,12 +77,17 @@ class ShellSession:
         self.started = threading.Event()
 
     def kill(self) -> None:
-        """Kill the command's whole process group (host closed the stream or device stops)."""
+        """Kill every process of the command's session (host closed the stream, device stops).
+
+        By session, not process group: `timeout` and others move into groups of their own.
+        """
         with self._lock:
             proc = self.proc
-        if proc is not None and proc.poll() is None:
+        if proc is None:
+            return
+        for pid in [proc.pid] + session_members(proc.pid):
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
 
