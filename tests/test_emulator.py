@@ -136,6 +136,9 @@ def test_standin_benchmark_run_is_parseable(emulated_device) -> None:
     assert "INFO: Overall peak memory footprint (MB) via periodic monitoring:" in out.stderr
     assert dev.taskset_masks == ["80"]
     assert dev.commands[-1] == RUN
+    record = dev.command_log[-1]
+    assert record.command == RUN and record.exit_code == 0
+    assert record.wall_s * 1e6 >= sum(int(m.group(1)) * float(m.group(6)) for m in stats)
 
 
 def test_fault_tool_fails(emulated_device) -> None:
@@ -160,10 +163,8 @@ def test_fault_hang_is_killed_when_host_gives_up(emulated_device) -> None:
     dev = emulated_device()
     d = install_tool(dev)
     dev.inject("hang", seconds=600)
-    start = time.monotonic()
     with pytest.raises(adbutils.AdbTimeout):  # `timeout` leaves the shell's process group
         d.shell(f"cd {WORK} && timeout -s KILL 600 {RUN}", timeout=1)
-    assert time.monotonic() - start < 5
     deadline = time.monotonic() + 5
     while dev.daemon._sessions or str(dev.sandbox) in _processes():
         assert time.monotonic() < deadline, "hung command still running"  # host closed it
@@ -218,11 +219,12 @@ def test_disconnect_makes_device_disappear(emulated_device) -> None:
 
 def test_concurrent_streams_on_one_device(emulated_device) -> None:
     d = emulated_device().adb_device()
-    slow = d.shell("sleep 0.6; echo slow", stream=True)
-    started = time.monotonic()
-    assert [d.shell(f"echo {i}") for i in range(5)] == [str(i) for i in range(5)]
-    assert time.monotonic() - started < 0.6  # not queued behind the sleeping stream
-    assert slow.read_until_close().strip() == "slow"
+    gate = "/data/local/tmp/gate"
+    waiting = d.shell(f"while [ ! -e {gate} ]; do sleep 0.02; done; echo through", stream=True)
+    assert [d.shell(f"echo {i}") for i in range(3)] == ["0", "1", "2"]
+    d.shell(f"touch {gate}")  # served while the first stream still runs
+    waiting.conn.settimeout(10)
+    assert waiting.read_until_close().strip() == "through"
 
 
 def test_two_devices_at_once(emulated_device) -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -44,6 +45,16 @@ class Fault:
         return True
 
 
+@dataclass(frozen=True)
+class CommandRecord:
+    """One shell command as the device ran it: exit code (None: killed/not run), wall time."""
+
+    command: str
+    exit_code: Optional[int]
+    started_s: float  # time.monotonic() when the process was spawned
+    wall_s: float  # spawn to exit, device side (what the host waited beyond is its overhead)
+
+
 class EmulatedAdbd:
     """A device-side adbd on 127.0.0.1:port with a sandboxed filesystem from a profile."""
 
@@ -60,6 +71,7 @@ class EmulatedAdbd:
         self._listener: Optional[socket.socket] = None
         self.port = port
         self.fired: list[str] = []
+        self.command_log: list[CommandRecord] = []
 
     @property
     def banner(self) -> str:
@@ -188,7 +200,12 @@ class EmulatedAdbd:
         try:
             session.run(stream)
         finally:
+            proc = session.proc
+            record = CommandRecord(command, proc.returncode if proc else None, session.started_s,
+                                   max(0.0, (session.ended_s or time.monotonic())
+                                       - session.started_s) if proc else 0.0)
             with self._lock:
+                self.command_log.append(record)
                 if session in self._sessions:
                     self._sessions.remove(session)
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Optional
 import adbutils
 import pytest
 
-from .adbd import EmulatedAdbd, Fault
+from .adbd import CommandRecord, EmulatedAdbd, Fault
 from .device import load_profile
 
 HOST = "127.0.0.1"
@@ -93,6 +93,11 @@ class EmulatedDevice:
     def commands(self) -> list[str]:
         """Shell commands received, in order (as the host sent them)."""
         return self.daemon.commands
+
+    @property
+    def command_log(self) -> list[CommandRecord]:
+        """Every finished shell command with its exit code and device-side wall time."""
+        return self.daemon.command_log
 
     @property
     def pushes(self) -> list[str]:

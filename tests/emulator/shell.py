@@ -7,6 +7,7 @@ import signal
 import struct
 import subprocess
 import threading
+import time
 from typing import Callable, Optional
 
 from .device import DeviceFS
@@ -75,6 +76,7 @@ class ShellSession:
         self.proc: Optional[subprocess.Popen[bytes]] = None
         self._lock = threading.Lock()
         self.started = threading.Event()
+        self.started_s = self.ended_s = 0.0  # time.monotonic() at spawn and at exit
 
     def kill(self) -> None:
         """Kill every process of the command's session (host closed the stream, device stops).
@@ -105,6 +107,7 @@ class ShellSession:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE if self.v2 else subprocess.STDOUT,
                 start_new_session=True)
+        self.started_s = time.monotonic()
         self.started.set()
         proc = self.proc
         assert proc.stdin is not None and proc.stdout is not None
@@ -121,6 +124,7 @@ class ShellSession:
         for pump in pumps:
             pump.join()
         code = proc.wait()
+        self.ended_s = time.monotonic()
         if self.v2 and not stream.closed:
             stream.write(self._packet(ID_EXIT, bytes([code & 0xFF])))
 
