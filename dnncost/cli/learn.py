@@ -1,0 +1,156 @@
+"""`dnncost train | evaluate | adapt | predict`: cost models that generalize across devices.
+
+Option names of the IISWC 2020 paper's code work as aliases (--learning_type,
+--sampling_type, --numSamples, --model, --name).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from dnncost.cli.common import echo, open_store, store_option
+
+_MODES = ("individual", "combined", "collaborative")
+_MODELS = ("xgb", "lstm", "lowrank")
+_SAMPLINGS = ("random", "mutual_info", "spearmanCorr", "statistical", "d_optimal")
+
+
+@click.command("train")
+@click.option("--mode", "--learning_type", "mode", type=click.Choice(_MODES),
+              default="collaborative", show_default=True)
+@click.option("--model", type=click.Choice(_MODELS), default="xgb", show_default=True)
+@click.option("--sampling", "--sampling_type", "sampling", type=click.Choice(_SAMPLINGS),
+              default="mutual_info", show_default=True, help="Signature selection.")
+@click.option("--signature-size", "--numSamples", "k", type=click.IntRange(1), default=10,
+              show_default=True, help="Networks in the signature set.")
+@click.option("-o", "--out", "out_dir", type=click.Path(), help="MODEL_DIR to write.")
+@click.option("--name", help="Run name: writes models/NAME when -o is not given.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--keep-drifting", is_flag=True, help="Keep devices flagged as drifting.")
+@click.option("--lstm-epochs", type=click.IntRange(1), default=150, show_default=True)
+@store_option
+def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
+          name: str | None, seed: int, keep_drifting: bool, lstm_epochs: int,
+          store_path: str) -> None:
+    """Train a cost model on every device of the store.
+
+    Example: dnncost train --mode collaborative --model xgb --sampling mutual_info
+    --signature-size 10 -o models/collab
+    """
+    from dnncost.learn.training import TrainOptions
+    from dnncost.learn.workflow import train_to_dir
+
+    target = out_dir or str(Path("models") / (name or f"{mode}-{model}"))
+    options = TrainOptions(mode, model, sampling, k, seed, keep_drifting,
+                           lstm_epochs=lstm_epochs)
+    with open_store(store_path) as store:
+        manifest = train_to_dir(store, options, target)
+    report = manifest["report"]
+    echo(f"trained {mode} {model} on {report['devices']} devices x {report['networks']} "
+         f"networks in {report['train_seconds']} s -> {target}")
+    if report["drifting_devices"]:
+        echo(f"drifting devices ({'left out' if report['drifting_left_out'] else 'kept'}): "
+             + ", ".join(report["drifting_devices"]))
+
+
+@click.command("evaluate")
+@click.option("--mode", "--learning_type", "modes", multiple=True, type=click.Choice(_MODES),
+              help="Repeat for several; default all.")
+@click.option("--model", "models", multiple=True, type=click.Choice(_MODELS))
+@click.option("--sampling", "--sampling_type", "samplings", multiple=True,
+              type=click.Choice(_SAMPLINGS))
+@click.option("--signature-size", "--numSamples", "ks", multiple=True, type=click.IntRange(1))
+@click.option("--regime", "regimes", multiple=True, type=click.Choice(("seen", "unseen")))
+@click.option("--folds", type=click.IntRange(2), default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--lstm-epochs", type=click.IntRange(1), default=150, show_default=True)
+@click.option("-o", "--out", "out_dir", type=click.Path(), default="reports/evaluation",
+              show_default=True)
+@store_option
+def evaluate(modes: tuple[str, ...], models: tuple[str, ...], samplings: tuple[str, ...],
+             ks: tuple[int, ...], regimes: tuple[str, ...], folds: int, seed: int,
+             lstm_epochs: int, out_dir: str, store_path: str) -> None:
+    """Leave-devices-out accuracy (devices grouped by phone model), seen/unseen networks.
+
+    Example: dnncost evaluate --model lowrank --model xgb --sampling d_optimal
+    --signature-size 10 -o reports/eval
+    """
+    from dnncost.learn.dataset import load_dataset
+    from dnncost.learn.report import grid, markdown_table, run_grid, write_report
+    from dnncost.learn.training import TrainOptions
+
+    configs = grid(TrainOptions(seed=seed, lstm_epochs=lstm_epochs), modes or _MODES,
+                   models or ("xgb", "lowrank"), samplings or _SAMPLINGS, ks or (5, 10, 20))
+    with open_store(store_path) as store:
+        data = load_dataset(store)
+    results = run_grid(data, configs, regimes or ("seen", "unseen"), folds, seed)
+    write_report(results, out_dir)
+    click.echo(markdown_table(results))
+    echo(f"wrote {out_dir}/evaluation.md, evaluation.json and plots")
+
+
+@click.command("adapt")
+@click.argument("model_dir", type=click.Path())
+@click.option("--measurements", type=click.Path(), required=True,
+              help="NEW.csv with columns network,latency_ms.")
+@click.option("-o", "--out", "out_dir", type=click.Path(), required=True,
+              help="DEVICE_MODEL_DIR to write.")
+@click.option("--device", "device_id", help="The device's name (refused if in training).")
+@click.option("--max-freq-mhz", type=float, help="combined mode: CPU max frequency.")
+@click.option("--ram-mb", type=float, help="combined mode: RAM.")
+@click.option("--cpu", help="combined mode: CPU name as in the training store.")
+def adapt(model_dir: str, measurements: str, out_dir: str, device_id: str | None,
+          max_freq_mhz: float | None, ram_mb: float | None, cpu: str | None) -> None:
+    """Fit a trained model to a new device from its signature measurements.
+
+    Example: dnncost adapt models/collab --measurements new_phone.csv -o models/new_phone
+    """
+    from dnncost.learn.workflow import adapt_to_dir
+    from dnncost.records import Device
+
+    device = Device(device_id or "new-device", max_freq_mhz=(max_freq_mhz,)
+                    if max_freq_mhz else (), ram_mb=ram_mb, info={"cpu": cpu} if cpu else {})
+    result = adapt_to_dir(model_dir, measurements, out_dir,
+                          device if (device_id or max_freq_mhz or ram_mb or cpu) else None)
+    echo(f"adapted {model_dir} from {result['measured_networks']} measurements -> {out_dir}")
+    if result["fit_score"]:
+        echo("fit score: " + json.dumps({k: round(v, 4) for k, v in
+                                         result["fit_score"].items()}))
+    if result["warning"]:
+        click.echo(f"dnncost: warning: {result['warning']}", err=True)
+
+
+@click.command("predict")
+@click.argument("device_model_dir", type=click.Path())
+@click.option("--networks", help="Comma-separated network names (default: all).")
+@click.option("--csv", "csv_path", type=click.Path(), help="Write network,latency_ms here.")
+@store_option
+def predict(device_model_dir: str, networks: str | None, csv_path: str | None,
+            store_path: str) -> None:
+    """Predicted latency (ms) of the store's networks on an adapted device.
+
+    Example: dnncost predict models/new_phone --networks iiswc-001,iiswc-002
+    """
+    from dnncost.learn.workflow import predict_rows
+
+    names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
+    with open_store(store_path) as store:
+        rows = predict_rows(device_model_dir, store, names)
+    handle = open(csv_path, "w", newline="") if csv_path else sys.stdout
+    try:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["network", "latency_ms"])
+        writer.writerows((name, f"{ms:.4f}") for name, ms in rows)
+    finally:
+        if csv_path:
+            handle.close()
+    if csv_path:
+        echo(f"wrote {len(rows)} predictions to {csv_path}")
+
+
+COMMANDS = [train, evaluate, adapt, predict]

@@ -1,0 +1,129 @@
+"""A dataset view over the store: the device x network latency matrix of one config,
+network features and layer tables, and device hardware descriptors.
+
+The store keeps one tidy measurements table; this module pivots it to a matrix in memory.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Sequence
+
+import json
+
+import numpy as np
+
+from dnncost.errors import ModelError
+from dnncost.records import Device, Layer
+from dnncost.store import Store
+from dnncost.learn.features import features_matrix
+
+
+@dataclass(frozen=True)
+class LatencyData:
+    """Latencies of ``devices`` x ``networks`` (ms, NaN where not measured) and what
+    describes each side. ``network_order`` is each network's position in its source's
+    sweep (the row of the IISWC files), used to find devices that drift."""
+
+    device_ids: tuple[str, ...]
+    device_groups: tuple[str, ...]
+    network_ids: tuple[str, ...]
+    network_names: tuple[str, ...]
+    latency_ms: np.ndarray
+    features: np.ndarray
+    layers: tuple[tuple[Layer, ...], ...]
+    network_order: np.ndarray
+    devices: tuple[Device, ...]
+    config: Mapping[str, Any]
+
+    @property
+    def log_ms(self) -> np.ndarray:
+        """Natural log of the latency matrix."""
+        return np.log(self.latency_ms)
+
+    def select(self, devices: Sequence[int] | None = None,
+               networks: Sequence[int] | None = None) -> "LatencyData":
+        """The view restricted to device and network positions (all when None)."""
+        d = np.arange(len(self.device_ids)) if devices is None else np.asarray(devices, int)
+        n = np.arange(len(self.network_ids)) if networks is None else np.asarray(networks, int)
+        return replace(
+            self,
+            device_ids=tuple(self.device_ids[i] for i in d),
+            device_groups=tuple(self.device_groups[i] for i in d),
+            devices=tuple(self.devices[i] for i in d),
+            network_ids=tuple(self.network_ids[i] for i in n),
+            network_names=tuple(self.network_names[i] for i in n),
+            latency_ms=self.latency_ms[np.ix_(d, n)],
+            features=self.features[n],
+            layers=tuple(self.layers[i] for i in n),
+            network_order=self.network_order[n],
+        )
+
+    def network_index(self, names: Sequence[str]) -> list[int]:
+        """Positions of networks given by name."""
+        where = {name: i for i, name in enumerate(self.network_names)}
+        return [where[name] for name in names]
+
+
+def _pick_config(store: Store) -> str:
+    counts = store.rows("SELECT config_hash, COUNT(*) AS n FROM measurements "
+                        "WHERE error IS NULL AND median_ms > 0 GROUP BY config_hash")
+    if not counts:
+        raise ModelError(f"store {store.path} has no successful measurements: import or "
+                         "bench some first (`dnncost data import-iiswc DIR`)")
+    return max(counts, key=lambda r: (r["n"], r["config_hash"]))["config_hash"]
+
+
+def load_dataset(store: Store, config_hash: str | None = None,
+                 min_devices: int = 1) -> LatencyData:
+    """Pivot the store's successful measurements of one config (the most measured one
+    when ``config_hash`` is None) to a device x network matrix of median latencies."""
+    chosen = config_hash or _pick_config(store)
+    rows = store.rows("SELECT device_id, network_id, median_ms, config FROM measurements "
+                      "WHERE config_hash=? AND error IS NULL AND median_ms > 0", (chosen,))
+    if not rows:
+        raise ModelError(f"store {store.path} has no measurements for config {chosen}")
+    per_network = Counter(r["network_id"] for r in rows)
+    networks = [n for n in store.networks() if per_network[n.id] >= min_devices]
+    devices = [d for d in store.devices() if any(r["device_id"] == d.id for r in rows)]
+    d_pos = {d.id: i for i, d in enumerate(devices)}
+    n_pos = {n.id: i for i, n in enumerate(networks)}
+    matrix = np.full((len(devices), len(networks)), np.nan)
+    for r in rows:
+        if r["network_id"] in n_pos:
+            matrix[d_pos[r["device_id"]], n_pos[r["network_id"]]] = r["median_ms"]
+    layers = tuple(tuple(store.layers(n.id)) for n in networks)
+    order = np.asarray([float(n.spec.get("row", i)) for i, n in enumerate(networks)])
+
+    return LatencyData(
+        device_ids=tuple(d.id for d in devices),
+        device_groups=tuple(d.model or d.id for d in devices),
+        network_ids=tuple(n.id for n in networks),
+        network_names=tuple(n.name for n in networks),
+        latency_ms=matrix,
+        features=features_matrix(layers),
+        layers=layers,
+        network_order=order,
+        devices=tuple(devices),
+        config=json.loads(rows[0]["config"]),
+    )
+
+
+def device_specs(devices: Sequence[Device], cpu_vocabulary: Sequence[str]) -> np.ndarray:
+    """Hardware descriptors for the `combined` mode: max frequency (MHz), RAM (MB), core
+    count and a one-hot of the CPU name over ``cpu_vocabulary`` (NaN where unknown)."""
+    rows = []
+    for device in devices:
+        cpu = str(device.info.get("cpu") or device.soc or "")
+        freq = max(device.max_freq_mhz) if device.max_freq_mhz else np.nan
+        rows.append([freq, device.ram_mb if device.ram_mb else np.nan,
+                     device.cores if device.cores else np.nan]
+                    + [1.0 if cpu == name else 0.0 for name in cpu_vocabulary])
+    return np.asarray(rows, dtype=np.float32).reshape(len(devices), 3 + len(cpu_vocabulary))
+
+
+def cpu_vocabulary(devices: Sequence[Device]) -> list[str]:
+    """The CPU names of ``devices``, sorted, for :func:`device_specs`."""
+    return sorted({str(d.info.get("cpu") or d.soc) for d in devices
+                   if d.info.get("cpu") or d.soc})

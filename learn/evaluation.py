@@ -1,0 +1,132 @@
+"""Leave-devices-out evaluation: devices grouped by phone model, two network regimes.
+
+* ``seen``: the paper's protocol. Models train on every network; a test device measures
+  its signature and the model predicts its other networks.
+* ``unseen``: 30% of networks (seeded, per fold) are held out of training entirely, the
+  signature comes from the training networks, and the model predicts the held-out ones.
+
+Metrics pool every (test device, predicted network) pair, except Spearman and Kendall,
+which are per test device (ranking networks on one phone) and then averaged. R^2 is on
+latency in ms, as in the paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Iterator
+
+import numpy as np
+from scipy.stats import kendalltau, spearmanr
+
+from dnncost.learn.dataset import LatencyData
+from dnncost.learn.training import TrainOptions, train
+
+REGIMES = ("seen", "unseen")
+UNSEEN_SHARE = 0.3
+
+
+def metrics(true_ms: np.ndarray, pred_ms: np.ndarray, device: np.ndarray) -> dict[str, float]:
+    """R^2 (ms), mean per-device Spearman and Kendall, MAPE, RMSPE, share within 5/10%."""
+    true_ms, pred_ms = np.asarray(true_ms, float), np.asarray(pred_ms, float)
+    rel = (pred_ms - true_ms) / true_ms
+    ss_res = float(((true_ms - pred_ms) ** 2).sum())
+    ss_tot = float(((true_ms - true_ms.mean()) ** 2).sum())
+    spear, kend = [], []
+    for d in np.unique(device):
+        mask = device == d
+        if mask.sum() >= 3:
+            spear.append(spearmanr(true_ms[mask], pred_ms[mask]).correlation)
+            kend.append(kendalltau(true_ms[mask], pred_ms[mask]).correlation)
+    return {"r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan"),
+            "spearman": float(np.nanmean(spear)) if spear else float("nan"),
+            "kendall": float(np.nanmean(kend)) if kend else float("nan"),
+            "mape": float(np.mean(np.abs(rel)) * 100),
+            "rmspe": float(np.sqrt(np.mean(rel ** 2)) * 100),
+            "within5": float(np.mean(np.abs(rel) <= 0.05) * 100),
+            "within10": float(np.mean(np.abs(rel) <= 0.10) * 100),
+            "pairs": int(len(true_ms))}
+
+
+def group_folds(groups: tuple[str, ...], n_folds: int, seed: int) -> list[np.ndarray]:
+    """Test-device positions of each fold; all devices of one phone model stay together."""
+    names = sorted(set(groups))
+    rng = np.random.default_rng(seed)
+    rng.shuffle(names)
+    fold_of = {name: i % n_folds for i, name in enumerate(names)}
+    return [np.flatnonzero([fold_of[g] == f for g in groups]) for f in range(n_folds)]
+
+
+def splits(data: LatencyData, regime: str, n_folds: int,
+           seed: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """(train devices, test devices, train networks, test networks) per fold."""
+    rng = np.random.default_rng(seed + 1)
+    all_networks = np.arange(len(data.network_ids))
+    for test_d in group_folds(data.device_groups, n_folds, seed):
+        train_d = np.setdiff1d(np.arange(len(data.device_ids)), test_d)
+        if regime == "seen":
+            yield train_d, test_d, all_networks, all_networks
+        else:
+            held = np.sort(rng.choice(all_networks, int(round(UNSEEN_SHARE * len(all_networks))),
+                                      replace=False))
+            yield train_d, test_d, np.setdiff1d(all_networks, held), held
+
+
+def predict_fold(data: LatencyData, options: TrainOptions, train_d: np.ndarray,
+                 test_d: np.ndarray, train_n: np.ndarray,
+                 test_n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Train on the fold and predict its test devices: (true ms, predicted ms, device)."""
+    trained = train(data.select(train_d, train_n), options)
+    estimator, signature = trained.estimator, trained.signature
+    names = [data.network_names[i] for i in test_n if data.network_names[i] not in signature]
+    where = data.network_index(names)
+    layers = [data.layers[i] for i in where]
+    true, pred, device = [], [], []
+    for d in test_d:
+        row = data.latency_ms[d]
+        if options.mode == "individual":
+            measured = {data.network_names[i]: row[i] for i in train_n if np.isfinite(row[i])}
+        else:
+            measured = {n: row[data.network_names.index(n)] for n in signature}
+        model = estimator.adapt(measured, data.devices[d])
+        ok = np.isfinite(row[where])
+        true.append(row[where][ok])
+        pred.append(model.predict_ms([l for l, o in zip(layers, ok) if o],
+                                     [n for n, o in zip(names, ok) if o]))
+        device.append(np.full(int(ok.sum()), d))
+    return np.concatenate(true), np.concatenate(pred), np.concatenate(device), signature
+
+
+def evaluate(data: LatencyData, options: TrainOptions, regime: str, n_folds: int = 5,
+             seed: int = 0) -> dict[str, Any]:
+    """Cross-validated metrics of one configuration in one regime (plus its predictions)."""
+    true, pred, device = [], [], []
+    for train_d, test_d, train_n, test_n in splits(data, regime, n_folds, seed):
+        t, p, d, _ = predict_fold(data, replace(options), train_d, test_d, train_n, test_n)
+        true.append(t), pred.append(p), device.append(d)
+    t, p, d = np.concatenate(true), np.concatenate(pred), np.concatenate(device)
+    return {"regime": regime, "mode": options.mode, "model": options.model,
+            "sampling": options.sampling if options.mode == "collaborative" else "-",
+            "k": options.k if options.mode == "collaborative" else 0,
+            "metrics": metrics(t, p, d), "true_ms": t, "pred_ms": p}
+
+
+def macs_baseline(data: LatencyData, regime: str, n_folds: int = 5,
+                  seed: int = 0) -> dict[str, Any]:
+    """MACs-only baseline: per test device, log ms = a + b * log MACs fitted on 10 random
+    training networks the device measured (as many measurements as a k=10 signature)."""
+    rng = np.random.default_rng(seed)
+    macs = np.log([max(sum(l.macs or 0 for l in layers if l.op_type in ("conv", "dwconv",
+                                                                          "fc")), 1)
+                   for layers in data.layers])
+    true, pred, device = [], [], []
+    for _, test_d, train_n, test_n in splits(data, regime, n_folds, seed):
+        for d in test_d:
+            fit_n = rng.choice(train_n, 10, replace=False)
+            eval_n = np.setdiff1d(test_n, fit_n)
+            b, a = np.polyfit(macs[fit_n], data.log_ms[d, fit_n], 1)
+            true.append(data.latency_ms[d, eval_n])
+            pred.append(np.exp(a + b * macs[eval_n]))
+            device.append(np.full(len(eval_n), d))
+    t, p, d = np.concatenate(true), np.concatenate(pred), np.concatenate(device)
+    return {"regime": regime, "mode": "baseline", "model": "macs", "sampling": "random",
+            "k": 10, "metrics": metrics(t, p, d), "true_ms": t, "pred_ms": p}

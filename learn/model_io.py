@@ -1,0 +1,109 @@
+"""Model directories on disk.
+
+``train`` writes MODEL_DIR: ``estimator.pkl`` (the fitted estimator; a pickle, so load
+only model directories you made or trust), ``signature.json``, ``model.json`` (the
+manifest) and ``report.md`` / ``report.json``.
+
+``adapt`` writes DEVICE_MODEL_DIR: ``device_model.json`` (bias, weights, device vectors,
+feature set, per-network values) plus ``booster_J.json`` files (XGBoost's JSON format)
+or ``module.pt`` (a torch state dict). No pickles, so export/ and other languages can
+read it; :func:`load_device_model` rebuilds the :class:`DeviceModel`.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dnncost import __version__
+from dnncost.errors import ModelError
+from dnncost.learn.device_model import DeviceModel
+from dnncost.learn.exportable import ExportableModel, TreeTerm
+
+MANIFEST = "model.json"
+DEVICE_MANIFEST = "device_model.json"
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def save_model(model_dir: str | Path, trained: Any, manifest: dict[str, Any],
+               signature: list[dict[str, str]], report_md: str) -> Path:
+    """Write a trained model directory; returns its path."""
+    path = Path(model_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    with (path / "estimator.pkl").open("wb") as handle:
+        pickle.dump(trained, handle)
+    _write_json(path / "signature.json", {"networks": signature})
+    _write_json(path / MANIFEST, {**manifest, "dnncost_version": __version__})
+    _write_json(path / "report.json", manifest.get("report", {}))
+    (path / "report.md").write_text(report_md)
+    return path
+
+
+def load_model(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
+    """The trained object and manifest of a model directory written by `train`."""
+    path = Path(model_dir)
+    if not (path / MANIFEST).exists() or not (path / "estimator.pkl").exists():
+        raise ModelError(f"{path} is not a dnncost model directory (no {MANIFEST}): "
+                         "pass the directory `dnncost train -o` wrote")
+    manifest = json.loads((path / MANIFEST).read_text())
+    with (path / "estimator.pkl").open("rb") as handle:
+        return pickle.load(handle), manifest
+
+
+def save_device_model(model_dir: str | Path, model: DeviceModel) -> Path:
+    """Write a device model directory readable by :func:`load_device_model`."""
+    path = Path(model_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    exp = model.exportable
+    terms = []
+    for j, term in enumerate(exp.trees):
+        term.booster.save_model(str(path / f"booster_{j}.json"))
+        terms.append({"file": f"booster_{j}.json", "weight": term.weight,
+                      "device_vector": None if term.device_vector is None
+                      else np.asarray(term.device_vector, float).tolist()})
+    if exp.module is not None:
+        import torch
+
+        torch.save(exp.module.state_dict(), path / "module.pt")
+    _write_json(path / DEVICE_MANIFEST, {
+        "feature_set": exp.feature_set, "feature_names": list(exp.feature_names),
+        "bias_log_ms": exp.bias_log_ms, "trees": terms,
+        "module": "module.pt" if exp.module is not None else None,
+        "metadata": dict(exp.metadata), "known_log_ms": dict(model.known_log_ms),
+        "info": dict(model.info), "dnncost_version": __version__})
+    return path
+
+
+def load_device_model(model_dir: str | Path) -> DeviceModel:
+    """The device model in a directory written by `adapt` (has ``.to_exportable()``)."""
+    path = Path(model_dir)
+    if not (path / DEVICE_MANIFEST).exists():
+        raise ModelError(f"{path} is not a device model directory (no {DEVICE_MANIFEST}): "
+                         "pass the directory `dnncost adapt -o` wrote")
+    spec = json.loads((path / DEVICE_MANIFEST).read_text())
+    trees = []
+    if spec["trees"]:
+        import xgboost as xgb
+
+        for term in spec["trees"]:
+            booster = xgb.Booster()
+            booster.load_model(str(path / term["file"]))
+            vector = None if term["device_vector"] is None \
+                else np.asarray(term["device_vector"], np.float32)
+            trees.append(TreeTerm(booster, float(term["weight"]), vector))
+    module = None
+    if spec["module"]:
+        from dnncost.learn.lstm import load_module
+
+        module = load_module(path / spec["module"], spec["metadata"])
+    exportable = ExportableModel(spec["feature_set"], tuple(spec["feature_names"]),
+                                 float(spec["bias_log_ms"]), tuple(trees), module,
+                                 spec["metadata"])
+    return DeviceModel(exportable, spec["known_log_ms"], spec["info"])

@@ -1,0 +1,134 @@
+"""Signature-set selection: which k networks a new device measures to place it.
+
+Every method sees only the training devices' log-latency matrix ``[devices, networks]``
+(columns are the candidate networks) and returns k distinct column positions.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from dnncost.errors import InputError, ModelError
+from dnncost.learn.lowrank import fill_missing, fit_factors
+
+
+def select_random(log_ms: np.ndarray, k: int, seed: int = 0) -> list[int]:
+    """k distinct networks drawn uniformly, seeded."""
+    rng = np.random.default_rng(seed)
+    return sorted(int(i) for i in rng.choice(log_ms.shape[1], size=k, replace=False))
+
+
+def _entropy(codes: np.ndarray) -> float:
+    _, counts = np.unique(codes, axis=0, return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def select_mutual_info(log_ms: np.ndarray, k: int, seed: int = 0, bins: int = 4) -> list[int]:
+    """Greedy: add the network that most increases the joint entropy of the set's
+    percentile-binned latencies across training devices (ties: highest own entropy,
+    then lowest position)."""
+    edges = np.nanpercentile(log_ms, np.linspace(0, 100, bins + 1)[1:-1], axis=0)
+    codes = np.stack([np.searchsorted(edges[:, j], log_ms[:, j]) for j in
+                      range(log_ms.shape[1])], axis=1)
+    own = np.array([_entropy(codes[:, [j]]) for j in range(codes.shape[1])])
+    chosen: list[int] = []
+    for _ in range(k):
+        best, best_key = -1, (-np.inf, -np.inf)
+        for j in range(codes.shape[1]):
+            if j in chosen:
+                continue
+            key = (round(_entropy(codes[:, chosen + [j]]), 9), own[j])
+            if key > best_key:
+                best, best_key = j, key
+        chosen.append(best)
+    return sorted(chosen)
+
+
+def select_spearman(log_ms: np.ndarray, k: int, seed: int = 0,
+                    threshold: float = 0.95) -> list[int]:
+    """Repeatedly take the network correlated (Spearman, across training devices) above
+    ``threshold`` with the most remaining networks and drop those it covers; when all
+    are covered before k, start again over the networks not yet taken."""
+    corr = np.atleast_2d(spearmanr(fill_missing(log_ms)).correlation)
+    covers = corr > threshold
+    chosen: list[int] = []
+    pool = set(range(log_ms.shape[1]))
+    while len(chosen) < k:
+        if not pool:
+            pool = set(range(log_ms.shape[1])) - set(chosen)
+        counts = {j: int(sum(covers[j, i] for i in pool)) for j in pool}
+        best = max(sorted(counts), key=lambda j: counts[j])
+        chosen.append(best)
+        pool -= {i for i in pool if covers[best, i]} | {best}
+    return sorted(chosen)
+
+
+def select_statistical(log_ms: np.ndarray, k: int, seed: int = 0) -> list[int]:
+    """Networks spread over the standard-deviation bands of the training devices'
+    latency distributions: each network's z-score is averaged over devices, the bands
+    (below -1.5 sd, -1.5..-0.5, ..., above 1.5) are visited in turn and each visit takes
+    the not-yet-taken network nearest the band's middle."""
+    y = fill_missing(log_ms)
+    z = ((y - y.mean(1, keepdims=True)) / y.std(1, keepdims=True)).mean(0)
+    edges = np.array([-1.5, -0.5, 0.5, 1.5])
+    band = np.searchsorted(edges, z)
+    centres = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    chosen: list[int] = []
+    while len(chosen) < k:
+        for b in range(len(centres)):
+            members = [j for j in np.flatnonzero(band == b) if j not in chosen]
+            if members and len(chosen) < k:
+                chosen.append(int(min(members, key=lambda j: abs(z[j] - centres[b]))))
+        if all(j in chosen for j in range(len(z))):
+            break
+    return sorted(chosen)
+
+
+def select_d_optimal(log_ms: np.ndarray, k: int, seed: int = 0, rank: int = 3) -> list[int]:
+    """Ours: greedy D-optimal design on the low-rank network factors of the training
+    devices. Each step adds the network that most increases the log-determinant of the
+    information matrix used to place a new device, weighted by how well the factors
+    explain that network (a network the structure fits badly places a device badly)."""
+    factors = fit_factors(log_ms, rank)
+    g = factors.loadings
+    y = fill_missing(log_ms)
+    fitted = factors.mean_log_ms + (np.linalg.lstsq(g, (y - factors.mean_log_ms).T,
+                                                    rcond=None)[0].T @ g.T)
+    noise = np.sqrt(((y - fitted) ** 2).mean(0)) + np.sqrt(factors.noise_var)
+    scaled = g / noise[:, None]
+    info = np.linalg.inv(factors.prior_cov) * factors.noise_var
+    chosen: list[int] = []
+    for _ in range(k):
+        gains = [(-np.inf if j in chosen else
+                  np.linalg.slogdet(info + np.outer(scaled[j], scaled[j]))[1], -j)
+                 for j in range(len(g))]
+        best = -max(gains)[1]
+        chosen.append(best)
+        info = info + np.outer(scaled[best], scaled[best])
+    return sorted(chosen)
+
+
+SAMPLERS: dict[str, Callable[..., list[int]]] = {
+    "random": select_random,
+    "mutual_info": select_mutual_info,
+    "spearmanCorr": select_spearman,
+    "statistical": select_statistical,
+    "d_optimal": select_d_optimal,
+}
+
+
+def select_signature(method: str, log_ms: np.ndarray, k: int, seed: int = 0) -> list[int]:
+    """k distinct network positions chosen by ``method`` from training log latencies."""
+    if method not in SAMPLERS:
+        raise InputError(f"unknown sampling method {method!r}: use one of "
+                         f"{', '.join(SAMPLERS)}")
+    if not 0 < k <= log_ms.shape[1]:
+        raise ModelError(f"signature size {k} must be between 1 and the {log_ms.shape[1]} "
+                         "training networks: pass a smaller --signature-size")
+    chosen = SAMPLERS[method](log_ms, k, seed=seed)
+    assert len(set(chosen)) == k, (method, chosen)
+    return chosen

@@ -1,0 +1,157 @@
+"""The user's path, one function per command: train, adapt, predict.
+
+Each reads its inputs, calls the stage functions and writes its outputs; the CLI only
+parses options and prints what these return.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from dnncost.errors import InputError, ModelError
+from dnncost.records import Device
+from dnncost.store import Store
+from dnncost.learn.dataset import load_dataset
+from dnncost.learn.evaluation import metrics
+from dnncost.learn.features import FEATURE_SET
+from dnncost.learn.lowrank import fit_score
+from dnncost.learn.model_io import load_device_model, load_model, save_device_model, save_model
+from dnncost.learn.training import Trained, TrainOptions, train
+
+MAHALANOBIS_WARNING = 3.0
+RESIDUAL_WARNING = 3.0  # times the training devices' RMS residual
+
+
+def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path) -> dict[str, Any]:
+    """Train on every device of the store and write MODEL_DIR; returns the manifest."""
+    data = load_dataset(store)
+    start = time.perf_counter()
+    trained = train(data, options)
+    seconds = time.perf_counter() - start
+    fit: dict[str, Any] = {}
+    if options.mode != "individual":  # in-sample: each training device from its signature
+        true, pred, dev = [], [], []
+        for d, device in enumerate(data.devices):
+            row = data.latency_ms[d]
+            measured = {n: row[i] for i, n in enumerate(data.network_names) if n in
+                        trained.signature}
+            model = trained.estimator.adapt(measured, device)
+            ok = np.isfinite(row)
+            true.append(row[ok]), dev.append(np.full(int(ok.sum()), d))
+            pred.append(model.predict_ms([l for l, o in zip(data.layers, ok) if o],
+                                         [n for n, o in zip(data.network_names, ok) if o]))
+        fit = metrics(np.concatenate(true), np.concatenate(pred), np.concatenate(dev))
+    name_of = dict(zip(data.network_names, data.network_ids))
+    signature = [{"id": name_of[n], "name": n} for n in trained.signature]
+    report = {"devices": len(data.device_ids), "networks": len(data.network_ids),
+              "config": dict(data.config), "train_seconds": round(seconds, 2),
+              "drift_scores_log": trained.drift, "drifting_devices": trained.flagged,
+              "drifting_left_out": bool(trained.flagged) and not options.keep_drifting,
+              "in_sample_fit": fit}
+    manifest = {"mode": options.mode, "model": options.model, "sampling": options.sampling,
+                "k": len(trained.signature), "feature_set": FEATURE_SET,
+                "options": asdict(options), "training_devices": trained.device_ids,
+                "metrics": fit, "report": report}
+    save_model(out_dir, trained, manifest, signature, _report_md(options, report, signature))
+    return manifest
+
+
+def _report_md(options: TrainOptions, report: dict[str, Any],
+               signature: list[dict[str, str]]) -> str:
+    lines = [f"# Training report: {options.mode} {options.model}", "",
+             f"- data: {report['devices']} devices x {report['networks']} networks, "
+             f"config {report['config']}",
+             f"- trained in {report['train_seconds']} s",
+             f"- signature ({options.sampling}, k={len(signature)}): "
+             + ", ".join(s["name"] for s in signature),
+             f"- drifting devices (rolling-median residual range > "
+             f"{options.drift_threshold_log} log ms): {', '.join(report['drifting_devices']) or 'none'}"
+             f" ({'left out' if report['drifting_left_out'] else 'kept'})"]
+    if report["in_sample_fit"]:
+        lines.append("- in-sample fit (training devices from their signature): " + ", ".join(
+            f"{k} {v:.4g}" for k, v in report["in_sample_fit"].items()))
+    return "\n".join(lines) + "\n"
+
+
+def read_measurements(path: str | Path) -> dict[str, float]:
+    """A ``network,latency_ms`` CSV as name -> ms (every latency must be positive)."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise InputError(f"measurements file {path} cannot be read ({exc.strerror})") from None
+    measured: dict[str, float] = {}
+    for number, row in enumerate(rows, start=2):
+        try:
+            name, value = row["network"].strip(), float(row["latency_ms"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise InputError(f"{path}:{number}: need columns network,latency_ms with a "
+                             "number in latency_ms") from None
+        if not math.isfinite(value) or value <= 0:
+            raise InputError(f"{path}:{number}: latency_ms of {name} must be a positive number")
+        measured[name] = value
+    if not measured:
+        raise InputError(f"{path} holds no measurements: add rows network,latency_ms")
+    return measured
+
+
+def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str | Path,
+                 device: Device | None = None) -> dict[str, Any]:
+    """Fit MODEL_DIR to a new device from its measurements; write DEVICE_MODEL_DIR and
+    return the fit score and any warning."""
+    trained, manifest = load_model(model_dir)
+    assert isinstance(trained, Trained)
+    measured = read_measurements(measurements)
+    unknown = [n for n in measured if n not in set(trained.network_names)]
+    if unknown:
+        raise InputError(f"unknown network(s) {', '.join(unknown[:5])} in {measurements}: "
+                         "use network names of the training store (e.g. iiswc-017)")
+    missing = [n for n in trained.signature if n not in measured]
+    if missing:
+        raise InputError(f"signature network(s) {', '.join(missing)} missing from "
+                         f"{measurements}: measure them on the device and add them")
+    if device is not None and device.id in trained.device_ids:
+        raise InputError(f"device {device.id} is already in the training data: adapt to a "
+                         "new device, or evaluate with `dnncost evaluate`")
+    sig = np.asarray([measured[n] for n in trained.signature])
+    for device_id, known in trained.signature_ms.items():
+        if len(sig) and np.allclose(sig, known, rtol=1e-9, atol=0):
+            raise InputError(f"these signature latencies are training device {device_id}'s: "
+                             "adapt to a device that is not in the training store")
+    model = trained.estimator.adapt(measured, device)
+    score: dict[str, Any] = {}
+    if trained.factors is not None:
+        where = [trained.network_names.index(n) for n in measured]
+        score = fit_score(trained.factors, trained.factors.loadings[where],
+                          trained.factors.mean_log_ms[where],
+                          np.log([measured[n] for n in measured]))
+    warning = ""
+    if score and (score["mahalanobis"] > MAHALANOBIS_WARNING or score["rms_residual_log"]
+                  > RESIDUAL_WARNING * score["train_rms_residual_log"]):
+        warning = ("this device looks unlike every training device (a little core, a "
+                   "throttled phone?): predictions may be off; measure more networks and "
+                   "pass them in the measurements file")
+    model.info = {**dict(model.info), "fit_score": score, "warning": warning,
+                  "measured_networks": len(measured), "model_dir": str(model_dir),
+                  "mode": manifest["mode"], "model": manifest["model"]}
+    save_device_model(out_dir, model)
+    return {"fit_score": score, "warning": warning, "measured_networks": len(measured)}
+
+
+def predict_rows(device_model_dir: str | Path, store: Store,
+                 names: Sequence[str] | None = None) -> list[tuple[str, float]]:
+    """Predicted ``(network, latency_ms)`` for networks of the store (all by default)."""
+    model = load_device_model(device_model_dir)
+    networks = store.networks(names)
+    if not networks:
+        raise ModelError(f"store {store.path} holds no networks: import or generate some")
+    layers = [store.layers(n.id) for n in networks]
+    predicted = model.predict_ms(layers, [n.name for n in networks])
+    return [(n.name, float(ms)) for n, ms in zip(networks, predicted)]

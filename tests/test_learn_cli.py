@@ -1,0 +1,157 @@
+"""`dnncost train / adapt / predict / evaluate` round trips and their error paths."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dnncost.cli import cli
+from dnncost.learn.model_io import load_device_model
+from dnncost.store import Store
+
+HELD_OUT = "Pixel_4_XL_0"
+
+
+def _run(*args: str) -> "object":
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def stores(iiswc_store_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A training store without the held-out phone, and that phone's latencies."""
+    root = tmp_path_factory.mktemp("learncli")
+    with Store(iiswc_store_path) as store:
+        store.rows("PRAGMA wal_checkpoint(FULL)")
+        names = {n.id: n.name for n in store.networks()}
+        held = {names[m.network_id]: m.median_ms for m in store.measurements(HELD_OUT)}
+    train_store = root / "train.sqlite"
+    shutil.copy(iiswc_store_path, train_store)
+    with Store(train_store) as store, store.transaction():
+        store.rows("DELETE FROM measurements WHERE device_id=?", (HELD_OUT,))
+        store.rows("DELETE FROM devices WHERE id=?", (HELD_OUT,))
+    return {"root": root, "train": train_store, "held": held}
+
+
+@pytest.fixture(scope="module")
+def model_dir(stores: dict) -> Path:
+    out = stores["root"] / "model"
+    result = _run("train", "--learning_type", "collaborative", "--model", "lowrank",
+                  "--sampling_type", "d_optimal", "--numSamples", "8", "--store",
+                  stores["train"], "-o", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _write(path: Path, rows: dict[str, float]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["network", "latency_ms"])
+        writer.writerows(rows.items())
+    return path
+
+
+def _signature(model_dir: Path) -> list[str]:
+    return [n["name"] for n in json.loads((model_dir / "signature.json").read_text())["networks"]]
+
+
+def test_train_writes_model_signature_and_report(model_dir: Path) -> None:
+    manifest = json.loads((model_dir / "model.json").read_text())
+    assert manifest["mode"] == "collaborative" and manifest["model"] == "lowrank"
+    assert manifest["k"] == 8 and manifest["feature_set"] == "agg-v1"
+    assert len(manifest["training_devices"]) == 83 and HELD_OUT not in manifest["training_devices"]
+    signature = json.loads((model_dir / "signature.json").read_text())["networks"]
+    assert len(signature) == 8 and all(n["id"] and n["name"] for n in signature)
+    assert "drifting devices" in (model_dir / "report.md").read_text()
+
+
+def test_adapt_and_predict_round_trip(model_dir: Path, stores: dict, tmp_path: Path) -> None:
+    held = stores["held"]
+    measured = _write(tmp_path / "new.csv", {n: held[n] for n in _signature(model_dir)})
+    result = _run("adapt", model_dir, "--measurements", measured, "-o", tmp_path / "dev")
+    assert result.exit_code == 0, result.output
+    assert "fit score" in result.output
+    assert hasattr(load_device_model(tmp_path / "dev"), "to_exportable")
+    result = _run("predict", tmp_path / "dev", "--store", stores["train"], "--csv",
+                  tmp_path / "pred.csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "pred.csv").open()))
+    assert len(rows) == 118 and set(rows[0]) == {"network", "latency_ms"}
+    errors = [abs(float(r["latency_ms"]) / held[r["network"]] - 1) for r in rows]
+    assert sum(e < 0.1 for e in errors) / len(errors) > 0.8
+    result = _run("predict", tmp_path / "dev", "--store", stores["train"], "--networks",
+                  "iiswc-003,iiswc-004")
+    assert result.exit_code == 0 and result.output.splitlines()[0] == "network,latency_ms"
+    assert [line.split(",")[0] for line in result.output.splitlines()[1:]] == \
+        ["iiswc-003", "iiswc-004"]
+
+
+def test_adapt_warns_for_a_device_unlike_any_training_one(model_dir: Path, stores: dict,
+                                                          tmp_path: Path) -> None:
+    held = stores["held"]
+    # a phone whose big networks slow down far more than its small ones (throttling)
+    odd = {n: held[n] * (1 + 8 * (i % 2)) for i, n in enumerate(_signature(model_dir))}
+    result = _run("adapt", model_dir, "--measurements", _write(tmp_path / "odd.csv", odd),
+                  "-o", tmp_path / "odd")
+    assert result.exit_code == 0
+    assert "warning" in result.output and "unlike every training device" in result.output
+
+
+@pytest.mark.parametrize("case", ["missing", "unknown", "nonpositive", "in_training",
+                                  "same_latencies"])
+def test_adapt_errors(model_dir: Path, stores: dict, tmp_path: Path, case: str) -> None:
+    sig = _signature(model_dir)
+    rows = {n: stores["held"][n] for n in sig}
+    extra: list[str] = []
+    if case == "missing":
+        rows.pop(sig[0]), rows.pop(sig[1])
+    elif case == "unknown":
+        rows["no-such-net"] = 3.0
+    elif case == "nonpositive":
+        rows[sig[0]] = 0.0
+    elif case == "in_training":
+        extra = ["--device", "GM1901_0"]
+    else:
+        with Store(stores["train"]) as store:
+            names = {n.id: n.name for n in store.networks()}
+            rows = {names[m.network_id]: m.median_ms for m in store.measurements("GM1901_1")
+                    if names[m.network_id] in sig}
+    result = _run("adapt", model_dir, "--measurements", _write(tmp_path / "n.csv", rows),
+                  "-o", tmp_path / "d", *extra)
+    assert result.exit_code == 2, result.output
+    expected = {"missing": sig[0], "unknown": "no-such-net", "nonpositive": "positive",
+                "in_training": "GM1901_0", "same_latencies": "GM1901_1"}[case]
+    assert expected in result.output and "error" in result.output
+
+
+def test_train_on_an_empty_store_is_a_clear_error(tmp_path: Path) -> None:
+    Store(tmp_path / "empty.sqlite").close()
+    result = _run("train", "--store", tmp_path / "empty.sqlite", "-o", tmp_path / "m")
+    assert result.exit_code == 2 and "no successful measurements" in result.output
+
+
+def test_predict_unknown_network_is_a_clear_error(model_dir: Path, stores: dict,
+                                                  tmp_path: Path) -> None:
+    sig = {n: stores["held"][n] for n in _signature(model_dir)}
+    _run("adapt", model_dir, "--measurements", _write(tmp_path / "s.csv", sig), "-o",
+         tmp_path / "dev")
+    result = _run("predict", tmp_path / "dev", "--store", stores["train"], "--networks",
+                  "nope-1")
+    assert result.exit_code == 2 and "nope-1" in result.output
+
+
+def test_evaluate_writes_table_json_and_plots(iiswc_store_path: Path, tmp_path: Path) -> None:
+    result = _run("evaluate", "--mode", "collaborative", "--model", "lowrank", "--sampling",
+                  "random", "--numSamples", "5", "--regime", "seen", "--folds", "2",
+                  "--store", iiswc_store_path, "-o", tmp_path / "ev")
+    assert result.exit_code == 0, result.output
+    assert "| seen | collaborative | lowrank | random | 5 |" in result.output
+    assert "0.9125" in result.output  # the paper's number stands beside ours
+    report = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    assert {r["model"] for r in report["results"]} == {"macs", "lowrank"}
+    assert (tmp_path / "ev" / "pred_vs_measured_seen.png").stat().st_size > 1000
+    assert (tmp_path / "ev" / "accuracy_vs_k_seen.png").exists()
