@@ -1,0 +1,177 @@
+"""`dnncost gen`: sample specs, convert them to .tflite in worker processes, register
+networks, files and layer tables in the store. Asking again does no work twice.
+
+Model files are named by the spec id (the hash of the spec's canonical form) and
+precision, ``<out_dir>/<spec id>.<precision>.tflite``, and written atomically (temp
+file + os.replace), so a killed run leaves no half file. TensorFlow is imported only in
+the spawned workers, never in the calling process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, TypeVar
+
+from dnncost.errors import InputError
+from dnncost.gen.layers import layer_table, total_macs, total_params
+from dnncost.gen.spaces import sample_specs
+from dnncost.gen.spec import NetworkSpec, parse_spec, spec_id
+from dnncost.records import Network, NetworkFile, sha256_file
+from dnncost.store import Store
+
+PRECISIONS: tuple[str, ...] = ("fp32", "int8")
+DEFAULT_OUT = "data/models"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class GenSummary:
+    """What a `gen` run asked for and did."""
+
+    space: str
+    networks: int  # networks registered (requested count)
+    converted: int  # networks that needed a conversion in this run
+    files_written: int
+    out_dir: str
+
+
+def model_path(out_dir: str | Path, identity: str, precision: str) -> Path:
+    """Where the model file of a spec id and precision lives."""
+    return Path(out_dir) / f"{identity}.{precision}.tflite"
+
+
+def network_name(space: str, identity: str) -> str:
+    """Readable unique network name: ``<space>-<first 8 hex of the id>``."""
+    return f"{space}-{identity[:8]}"
+
+
+def weight_seed(identity: str) -> int:
+    """Seed of a network's random weights and calibration data, from its spec id."""
+    return int(identity[:8], 16)
+
+
+def _check_writable(out_dir: Path) -> None:
+    probe = out_dir / f".dnncost-probe-{os.getpid()}"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"output directory {out_dir} is not writable ({exc.strerror}): "
+                         "pass another --out DIR") from None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    finally:
+        if temp.exists():
+            temp.unlink()
+
+
+def convert_job(spec_text: str, precisions: tuple[str, ...], out_dir: str) -> dict[str, str]:
+    """Worker: build one spec, write its .tflite files; {precision: sha256}."""
+    from dnncost.gen.tf_build import spec_to_tflite
+
+    spec = parse_spec(spec_text)
+    identity = spec_id(spec)
+    written = {}
+    for precision, data in spec_to_tflite(spec, precisions, weight_seed(identity)).items():
+        path = model_path(out_dir, identity, precision)
+        _atomic_write(path, data)
+        written[precision] = sha256_file(str(path))
+    return written
+
+
+def _worker_init(threads: int, verbose: bool) -> None:
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if not verbose:  # TensorFlow's C++ logs go straight to the file descriptors
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+
+
+def _needed(store: Store, identity: str, precisions: tuple[str, ...], out_dir: Path
+            ) -> tuple[list[str], dict[str, str]]:
+    """Precisions still to convert, and sha256 of the files that can be kept."""
+    recorded = {r["format"]: r["sha256"] for r in store.rows(
+        "SELECT format, sha256 FROM network_files WHERE network_id=?", (identity,))}
+    needed, kept = [], {}
+    for precision in precisions:
+        path = model_path(out_dir, identity, precision)
+        digest = sha256_file(str(path)) if path.exists() else None
+        known = recorded.get(f"tflite-{precision}")
+        if digest is None or (known is not None and known != digest):
+            needed.append(precision)
+        else:
+            kept[precision] = digest
+    return needed, kept
+
+
+def _register(store: Store, space: str, spec: NetworkSpec, out_dir: Path,
+              digests: dict[str, str]) -> None:
+    identity = spec_id(spec)
+    layers = layer_table(spec)
+    files = tuple(NetworkFile(f"tflite-{p}", str(model_path(out_dir, identity, p)), digest)
+                  for p, digest in sorted(digests.items()))
+    store.put_network(Network(identity, network_name(space, identity), space,
+                              {"spec": spec.to_string(), "resolution": spec.resolution},
+                              total_macs(layers), total_params(layers), files), layers)
+
+
+def _identity(items: Iterable[T], total: int) -> Iterable[T]:
+    return items
+
+
+def generate(store: Store, space: str, count: int, seed: int,
+             precisions: tuple[str, ...] = ("int8",), out_dir: str | Path = DEFAULT_OUT,
+             jobs: int | None = None, progress: Callable[..., Iterable] = _identity,
+             verbose: bool = False) -> GenSummary:
+    """Sample ``count`` specs of ``space`` with ``seed``, convert what is missing in
+    ``jobs`` worker processes (default: all cores) and register everything."""
+    unknown = [p for p in precisions if p not in PRECISIONS]
+    if unknown or not precisions:
+        raise InputError(f"unknown precision {', '.join(unknown) or '(none)'}: "
+                         f"use {' and/or '.join(PRECISIONS)}")
+    if jobs is not None and jobs < 1:
+        raise InputError(f"--jobs must be at least 1, not {jobs}")
+    specs = sample_specs(space, count, seed)
+    out = Path(out_dir)
+    _check_writable(out)
+    work = []
+    for spec in specs:
+        needed, kept = _needed(store, spec_id(spec), tuple(precisions), out)
+        if needed:
+            work.append((spec, tuple(needed), kept))
+        else:
+            _register(store, space, spec, out, kept)
+    files_written = 0
+    if work:
+        workers = min(jobs or os.cpu_count() or 1, len(work))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
+                                 initargs=(threads, verbose)) as pool:
+            futures = {pool.submit(convert_job, spec.to_string(), needed, str(out)):
+                       (spec, kept) for spec, needed, kept in work}
+            try:
+                for future in progress(as_completed(futures), len(futures)):
+                    spec, kept = futures[future]
+                    written = future.result()
+                    files_written += len(written)
+                    _register(store, space, spec, out, {**kept, **written})
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    return GenSummary(space, len(specs), len(work), files_written, str(out))

@@ -1,0 +1,191 @@
+"""Network specs: small frozen dataclasses with a compact string form.
+
+A network is an input resolution and a chain of stages written as tokens, in the
+spirit of timm's block strings. Tokens are separated by spaces, e.g.::
+
+    r224 conv_k3_s2_c32 ir_k3_s1_h32_c16_arelu ir_k5_s2_h48_c24_se12_ahswish
+    avgpool_k7 conv_k1_s1_c1024 conv_k1_s1_c1000
+
+Token grammar (fields after the kind, in this order; optional ones in brackets):
+
+- ``conv_k<kernel>_s<stride>_c<cout>[_a<act>]``: dense convolution.
+- ``ir_k_s_h<hidden>_c[_se<reduced>][_a<act>]``: MBConv (1x1 expand, depthwise kxk,
+  optional squeeze-excite, linear 1x1 project).
+- ``fr_k_s_h_c[_se][_a]``: fused MBConv (dense kxk expand, optional SE, 1x1 project).
+- ``ds_k_s_c[_se][_a]``: depthwise-separable (depthwise kxk, optional SE, 1x1 project).
+- ``avgpool_k<kernel>`` (stride = kernel, VALID) and ``gap`` (global mean).
+
+Blocks add a residual when stride is 1 and input channels equal output channels.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Union
+
+from dnncost.errors import InputError
+from dnncost.records import stable_id
+
+ACTIVATION_NAMES: tuple[str, ...] = ("relu", "relu6", "hswish")
+BLOCK_KINDS: tuple[str, ...] = ("ir", "fr", "ds")
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """A dense kxk convolution (SAME padding) with an optional activation."""
+
+    kernel: int
+    stride: int
+    cout: int
+    act: str | None = None
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """An inverted-residual style block; ``hidden`` is unused (0) for ``ds``."""
+
+    kind: str
+    kernel: int
+    stride: int
+    hidden: int
+    cout: int
+    se: int = 0
+    act: str | None = "relu"
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """Average pooling with kernel = stride = ``kernel``; 0 means global mean."""
+
+    kernel: int = 0
+
+
+Stage = Union[ConvSpec, BlockSpec, PoolSpec]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A whole network: input resolution, input channels and its stages."""
+
+    resolution: int
+    stages: tuple[Stage, ...]
+    in_channels: int = 3
+
+    def to_string(self) -> str:
+        """The compact canonical form (see the module docstring)."""
+        head = f"r{self.resolution}" + (f"_i{self.in_channels}" if self.in_channels != 3 else "")
+        return " ".join([head] + [_stage_token(s) for s in self.stages])
+
+    def to_json(self) -> str:
+        """JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict: resolution, in_channels and one dict per stage with its type."""
+        return {"resolution": self.resolution, "in_channels": self.in_channels,
+                "stages": [{"type": type(s).__name__, **asdict(s)} for s in self.stages]}
+
+    @staticmethod
+    def from_json(text: str) -> "NetworkSpec":
+        """Inverse of :meth:`to_json`."""
+        try:
+            return NetworkSpec.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"network spec JSON is malformed ({exc}): pass valid JSON") from None
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> "NetworkSpec":
+        """Inverse of :meth:`to_dict`."""
+        kinds = {"ConvSpec": ConvSpec, "BlockSpec": BlockSpec, "PoolSpec": PoolSpec}
+        try:
+            stages = []
+            for stage in data["stages"]:
+                fields = dict(stage)
+                stages.append(kinds[fields.pop("type")](**fields))
+            spec = NetworkSpec(int(data["resolution"]), tuple(stages),
+                               int(data.get("in_channels", 3)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"network spec dict is malformed ({exc!r})") from None
+        validate(spec)
+        return spec
+
+
+def _stage_token(stage: Stage) -> str:
+    if isinstance(stage, PoolSpec):
+        return f"avgpool_k{stage.kernel}" if stage.kernel else "gap"
+    act = f"_a{stage.act}" if stage.act else ""
+    if isinstance(stage, ConvSpec):
+        return f"conv_k{stage.kernel}_s{stage.stride}_c{stage.cout}{act}"
+    hidden = "" if stage.kind == "ds" else f"_h{stage.hidden}"
+    se = f"_se{stage.se}" if stage.se else ""
+    return f"{stage.kind}_k{stage.kernel}_s{stage.stride}{hidden}_c{stage.cout}{se}{act}"
+
+
+_FIELD = re.compile(r"^(se|[a-z])(.+)$")
+
+
+def _parse_token(token: str) -> Stage:
+    kind, *parts = token.split("_")
+    fields: dict[str, str] = {}
+    for part in parts:
+        match = _FIELD.match(part)
+        if not match or match.group(1) in fields:
+            raise InputError(f"network spec token {token!r}: bad field {part!r}")
+        fields[match.group(1)] = match.group(2)
+    try:
+        act = fields.pop("a", None)
+        if kind == "gap" and not fields:
+            return PoolSpec(0)
+        if kind == "avgpool" and set(fields) == {"k"}:
+            return PoolSpec(int(fields["k"]))
+        if kind == "conv" and set(fields) == {"k", "s", "c"}:
+            return ConvSpec(int(fields["k"]), int(fields["s"]), int(fields["c"]), act)
+        if kind in BLOCK_KINDS:
+            needed = {"k", "s", "c"} | ({"h"} if kind != "ds" else set())
+            if needed <= set(fields) <= needed | {"se"}:
+                return BlockSpec(kind, int(fields["k"]), int(fields["s"]),
+                                 int(fields.get("h", 0)), int(fields["c"]),
+                                 int(fields.get("se", 0)), act)
+    except ValueError:
+        pass
+    raise InputError(f"network spec token {token!r} is not valid: see dnncost.gen.spec")
+
+
+def parse_spec(text: str) -> NetworkSpec:
+    """Parse the string form (tokens separated by spaces, newlines or ``;``)."""
+    tokens = text.replace(";", " ").split()
+    if not tokens:
+        raise InputError("network spec is empty: give e.g. 'r224 conv_k3_s2_c32 ...'")
+    match = re.fullmatch(r"r(\d+)(?:_i(\d+))?", tokens[0])
+    if not match:
+        raise InputError(f"network spec must start with r<resolution>, not {tokens[0]!r}")
+    spec = NetworkSpec(int(match.group(1)), tuple(_parse_token(t) for t in tokens[1:]),
+                       int(match.group(2) or 3))
+    validate(spec)
+    return spec
+
+
+def validate(spec: NetworkSpec) -> None:
+    """Raise InputError when a spec cannot describe a real network."""
+    if spec.resolution < 1 or spec.in_channels < 1 or not spec.stages:
+        raise InputError(f"network spec {spec.to_string()!r}: needs a resolution and stages")
+    for stage in spec.stages:
+        if isinstance(stage, PoolSpec):
+            bad = stage.kernel < 0
+        else:
+            bad = (stage.kernel < 1 or stage.stride < 1 or stage.cout < 1
+                   or (stage.act is not None and stage.act not in ACTIVATION_NAMES))
+            if isinstance(stage, BlockSpec):
+                bad = bad or stage.kind not in BLOCK_KINDS or stage.se < 0 or (
+                    stage.kind != "ds" and stage.hidden < 1)
+        if bad:
+            raise InputError(f"network spec stage {_stage_token(stage)!r} is not valid: "
+                             f"kernel/stride/channels must be positive, act one of "
+                             f"{', '.join(ACTIVATION_NAMES)}")
+
+
+def spec_id(spec: NetworkSpec) -> str:
+    """16 hex digits: the sha256 of the canonical string form."""
+    return stable_id("dnncost-spec", spec.to_string())
