@@ -75,7 +75,7 @@ def _latency_plot(store: Store) -> str:
         per_device.setdefault(r["device_id"], []).append(r["median_ms"])
     names = sorted(per_device, key=lambda d: float(np.median(per_device[d])))
     figure, axes = plt.subplots(figsize=(11, 0.18 * len(names) + 1.5))
-    axes.boxplot([per_device[n] for n in names], vert=False, showfliers=False)
+    axes.boxplot([per_device[n] for n in names], orientation="horizontal", showfliers=False)
     axes.set_yticks(range(1, len(names) + 1), names, fontsize=7)
     axes.set_xscale("log")
     axes.set_xlabel("latency per network (ms, median of runs)")
