@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
+import struct
 import subprocess
 import threading
 import time
@@ -148,6 +148,12 @@ def test_fault_tool_fails(emulated_device) -> None:
     out = d.shell2(RUN, v2=True, timeout=30)
     assert out.returncode == 1 and "ERROR: Benchmarking failed." in out.stderr
     assert d.shell2(RUN, v2=True, timeout=60).returncode == 0  # one-shot by default
+    dev.inject("fail", after_commands=1, times=2)
+    d.shell("echo not a benchmark run")  # does not match "--graph": not counted
+    codes = [d.shell2(RUN, v2=True, timeout=60).returncode for _ in range(4)]
+    assert codes == [0, 1, 1, 0]
+    assert dev.fired == ["fail"] * 3
+    assert [r.exit_code for r in dev.command_log if r.command == RUN] == [1, 0, 0, 1, 1, 0]
 
 
 def test_fault_garbage_output(emulated_device) -> None:
@@ -201,6 +207,35 @@ def test_fault_drop_mid_run_then_device_returns(emulated_device) -> None:
     assert dev.fired == ["drop"]
     dev.connect()  # the adb server may already have reconnected on its own
     assert d.shell("echo back") == "back"
+
+
+def test_fault_drop_without_reconnect_leaves_device_offline(emulated_device) -> None:
+    dev = emulated_device()
+    d = dev.adb_device()
+    dev.inject("drop", match="sleep", reconnect=False, delay_s=0.1)
+    with pytest.raises((adbutils.AdbError, EOFError)):
+        d.shell2("sleep 5", v2=True, timeout=20)
+    dev.wait_state("offline", timeout_s=5)
+    time.sleep(0.5)  # the adb server's reconnect attempts find nobody listening
+    assert dev.state() == "offline"
+    dev.connect()
+    assert d.shell("echo back") == "back"
+
+
+def test_sync_v2_requests(emulated_device) -> None:
+    dev = emulated_device()
+    (dev.sandbox / "f.bin").write_bytes(b"x" * 1234)
+    with dev.adb_device().open_transport(timeout=10) as c:
+        c.send_command("sync:")
+        c.check_okay()
+        for path in (b"/data/local/tmp/f.bin", b"/data/local/tmp/nope"):
+            c.conn.sendall(b"STA2" + struct.pack("<I", len(path)) + path)
+            tag, error, _dev, _ino, mode, _nlink, _uid, _gid, size = struct.unpack(
+                "<4sIQQIIIIQ", c.read_exact(48))
+            c.read_exact(24)  # atime, mtime, ctime
+            assert tag == b"STA2"
+            assert (error, size) == ((0, 1234) if path.endswith(b"bin") else (2, 0))
+        c.conn.sendall(b"QUIT" + struct.pack("<I", 0))
 
 
 def test_disconnect_makes_device_disappear(emulated_device) -> None:

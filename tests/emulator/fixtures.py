@@ -149,6 +149,10 @@ class EmulatedDevice:
         """(Re)listen if needed, `adb connect` and wait for state device."""
         if self.daemon._listener is None:
             self.daemon.start()
+        if self.state() is not None and self.state() != "device":
+            # an offline transport answers "already connected" and retries only on its backoff
+            self.server.client().disconnect(self.serial)
+            self.wait_state(None, timeout_s=5)
         deadline = time.monotonic() + timeout_s
         while True:
             self.server.client().connect(self.serial, timeout=5)
