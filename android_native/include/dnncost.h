@@ -1,0 +1,66 @@
+/* dnncost: a dependency-free C99 predictor for exported tree-ensemble cost models.
+ *
+ * A model is the data file `dnncost export MODEL_DIR --format c -o model.c` writes;
+ * link it in and call dnncost_predict. Prediction, per row of F network features:
+ *
+ *   log_ms = bias_log_ms + sum_terms weight * link(base_margin + sum_trees leaf(x, device))
+ *   ms     = exp(log_ms)
+ *
+ * A tree node goes left when x[feature] < threshold (float32 compare, as XGBoost), and
+ * a missing value (NaN) goes to its default side. Features at index >= F are the
+ * term's device vector, folded in at export time.
+ */
+#ifndef DNNCOST_H
+#define DNNCOST_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { DNNCOST_LINK_IDENTITY = 0, DNNCOST_LINK_EXP = 1 };
+
+typedef struct {
+    double weight;            /* this term's share of the log latency */
+    float base_margin;        /* XGBoost base score, in margin space */
+    int32_t link;             /* DNNCOST_LINK_IDENTITY or DNNCOST_LINK_EXP */
+    int32_t n_device;         /* length of device[] */
+    const float *device;      /* device vector: feature F + i reads device[i] */
+    int32_t n_trees;
+    const int32_t *roots;     /* root node of each tree */
+    const int32_t *feature;   /* per node: feature index of the split */
+    const float *threshold;   /* per node: split value; for a leaf, its value */
+    const int32_t *left;      /* per node: left child, -1 for a leaf */
+    const int32_t *right;     /* per node: right child */
+    const uint8_t *default_left; /* per node: 1 when a missing value goes left */
+} dnncost_term;
+
+typedef struct {
+    int32_t n_features;       /* F: features per row the caller passes */
+    int32_t n_terms;
+    const dnncost_term *terms;
+    double bias_log_ms;
+    const char *feature_set;  /* which feature function computes the rows */
+    const char *const *feature_names;
+} dnncost_model;
+
+/* The model linked in from the generated data file. */
+extern const dnncost_model dnncost_default_model;
+
+/* Predict latency in ms for n rows of F features (row-major, features[n*F]) with the
+ * linked-in model. Returns 0, or -1 on bad arguments (NULL pointers, n < 0). */
+int dnncost_predict(const float *features, int n, float *out_ms);
+
+/* The same with an explicit model. */
+int dnncost_predict_with(const dnncost_model *model, const float *features, int n,
+                         float *out_ms);
+
+/* F of the linked-in model. */
+int dnncost_num_features(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DNNCOST_H */

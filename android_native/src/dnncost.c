@@ -1,0 +1,54 @@
+/* dnncost tree-ensemble evaluator (C99, libm only). See include/dnncost.h. */
+#include "dnncost.h"
+
+#include <math.h>
+#include <stddef.h>
+
+static float feature_value(const float *row, int32_t n_features, const dnncost_term *term,
+                           int32_t index)
+{
+    return index < n_features ? row[index] : term->device[index - n_features];
+}
+
+static double term_value(const dnncost_term *term, const float *row, int32_t n_features)
+{
+    double margin = term->base_margin;
+    for (int32_t t = 0; t < term->n_trees; ++t) {
+        int32_t node = term->roots[t];
+        while (term->left[node] >= 0) {
+            float x = feature_value(row, n_features, term, term->feature[node]);
+            int go_left = isnan(x) ? term->default_left[node] != 0 : x < term->threshold[node];
+            node = go_left ? term->left[node] : term->right[node];
+        }
+        margin += term->threshold[node];
+    }
+    return term->link == DNNCOST_LINK_EXP ? exp(margin) : margin;
+}
+
+int dnncost_predict_with(const dnncost_model *model, const float *features, int n,
+                         float *out_ms)
+{
+    if (model == NULL || n < 0 || (n > 0 && (features == NULL || out_ms == NULL))) {
+        return -1;
+    }
+    for (int i = 0; i < n; ++i) {
+        const float *row = features + (size_t)i * (size_t)model->n_features;
+        double log_ms = model->bias_log_ms;
+        for (int32_t j = 0; j < model->n_terms; ++j) {
+            const dnncost_term *term = &model->terms[j];
+            log_ms += term->weight * term_value(term, row, model->n_features);
+        }
+        out_ms[i] = (float)exp(log_ms);
+    }
+    return 0;
+}
+
+int dnncost_predict(const float *features, int n, float *out_ms)
+{
+    return dnncost_predict_with(&dnncost_default_model, features, n, out_ms);
+}
+
+int dnncost_num_features(void)
+{
+    return dnncost_default_model.n_features;
+}

@@ -1,0 +1,119 @@
+"""The tree form of a cost model as an ONNX graph.
+
+``features [N, F]`` -> per term: Concat(features, Expand(device_vector, [N, D])) ->
+TreeEnsembleRegressor (from onnxmltools) -> link -> * weight; the terms are summed,
+``bias_log_ms`` added, Exp taken: ``latency_ms [N]``. The batch size N stays dynamic.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from dnncost.errors import ModelError
+from dnncost.export.metadata import INPUT_NAME, OUTPUT_NAME
+from dnncost.export.trees import LINK_EXP, booster_trees, trimmed
+
+ML_DOMAIN = "ai.onnx.ml"
+
+
+def _tree_node(booster: Any, n_inputs: int, input_name: str, output_name: str,
+               prefix: str, base_margin: float) -> tuple[Any, dict[str, int]]:
+    """The TreeEnsembleRegressor node onnxmltools makes for ``booster``, renamed.
+
+    onnxmltools rejects XGBoost feature names other than f0..fN, so the booster is
+    converted without names (the graph takes features by position anyway). Its base
+    value is set from the booster's own config, in margin space, and any output
+    transform is left to the caller, so XGBoost 3.x's '[5E-1]' base_score form and
+    log-link objectives come out right whatever the converter guessed.
+    """
+    from onnx import helper
+    from onnxmltools.convert import convert_xgboost
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        converted = convert_xgboost(trimmed(booster),
+                                    initial_types=[("x", FloatTensorType([None, n_inputs]))])
+    nodes = [n for n in converted.graph.node if n.op_type == "TreeEnsembleRegressor"]
+    if len(nodes) != 1:
+        raise ModelError("onnxmltools did not give one TreeEnsembleRegressor; "
+                         "check the booster is a one-target regressor")
+    source = nodes[0]
+    attributes = [a for a in source.attribute
+                  if a.name not in ("base_values", "post_transform", "n_targets")]
+    node = helper.make_node("TreeEnsembleRegressor", [input_name], [output_name],
+                            name=prefix + "trees", domain=ML_DOMAIN)
+    node.attribute.extend(attributes)
+    node.attribute.extend([helper.make_attribute("base_values", [float(base_margin)]),
+                           helper.make_attribute("n_targets", 1),
+                           helper.make_attribute("post_transform", "NONE")])
+    opsets = {o.domain or "": o.version for o in converted.opset_import}
+    return node, opsets
+
+
+def tree_graph(terms: tuple[Any, ...], n_features: int, bias_log_ms: float) -> Any:
+    """An onnx.ModelProto computing latency_ms from features for the given TreeTerms."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    if not terms:
+        raise ModelError("the model has no trees and no module; nothing to export")
+    nodes: list[Any] = []
+    inits: list[Any] = []
+    opsets: dict[str, int] = {"": 17}
+    total = None
+
+    def const(name: str, value: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(value, name))
+        return name
+
+    nodes.append(helper.make_node("Shape", [INPUT_NAME], ["batch_shape"], start=0, end=1))
+    for j, term in enumerate(terms):
+        p = f"t{j}_"
+        trees = booster_trees(term.booster)
+        rows = INPUT_NAME
+        n_device = 0 if term.device_vector is None else int(np.size(term.device_vector))
+        if trees.n_features != n_features + n_device:
+            raise ModelError(f"term {j}: booster takes {trees.n_features} features but the "
+                             f"model gives {n_features} + {n_device} device values")
+        if n_device:
+            vector = np.asarray(term.device_vector, np.float32).reshape(1, n_device)
+            nodes += [
+                helper.make_node("Concat", ["batch_shape", const(p + "dev_len",
+                                 np.array([n_device], np.int64))], [p + "dev_shape"], axis=0),
+                helper.make_node("Expand", [const(p + "device", vector), p + "dev_shape"],
+                                 [p + "dev_rows"]),
+                helper.make_node("Concat", [INPUT_NAME, p + "dev_rows"], [p + "rows"], axis=1),
+            ]
+            rows = p + "rows"
+        node, term_opsets = _tree_node(term.booster, n_features + n_device, rows,
+                                       p + "margin", p, trees.base_margin)
+        nodes.append(node)
+        for domain, version in term_opsets.items():
+            opsets[domain] = max(opsets.get(domain, 0), version)
+        out = p + "margin"
+        if trees.link == LINK_EXP:
+            nodes.append(helper.make_node("Exp", [out], [p + "pred"]))
+            out = p + "pred"
+        nodes.append(helper.make_node("Mul", [out, const(p + "weight", np.array(
+            [[term.weight]], np.float32))], [p + "weighted"]))
+        if total is None:
+            total = p + "weighted"
+        else:
+            nodes.append(helper.make_node("Add", [total, p + "weighted"], [p + "sum"]))
+            total = p + "sum"
+    nodes += [
+        helper.make_node("Add", [total, const("bias_log_ms", np.array(
+            [[bias_log_ms]], np.float32))], ["log_latency_ms"]),
+        helper.make_node("Exp", ["log_latency_ms"], ["latency_ms_2d"]),
+        helper.make_node("Reshape", ["latency_ms_2d", const("flat", np.array([-1], np.int64))],
+                         [OUTPUT_NAME]),
+    ]
+    graph = helper.make_graph(
+        nodes, "dnncost_cost_model",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", n_features])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["N"])], inits)
+    opset_list = [helper.make_opsetid(d, v) for d, v in sorted(opsets.items())]
+    return helper.make_model(graph, opset_imports=opset_list, producer_name="dnncost")

@@ -1,0 +1,72 @@
+"""`dnncost export`: a device model directory to .onnx or C, checked on a store's networks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dnncost.errors import InputError, ModelError
+from dnncost.export.onnx_export import ExportResult
+
+FORMATS = ("onnx", "c")
+
+
+def load_exportable(model_dir: str | os.PathLike[str]) -> Any:
+    """The ExportableModel of a device model directory written by `dnncost adapt`."""
+    from dnncost.learn.model_io import load_device_model
+
+    return load_device_model(model_dir).to_exportable()
+
+
+def store_rows(model: Any, store_path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
+    """Names and feature rows of every network with a layer table in the store."""
+    from dnncost.learn.device_model import exportable_features
+    from dnncost.store import Store
+
+    if not Path(store_path).is_file():
+        raise InputError(f"store {store_path} does not exist: pass --store with the networks "
+                         "to check the export on")
+    with Store(store_path, create=False) as store:
+        tables = [(net.name, store.layers(net.id)) for net in store.networks()]
+    tables = [(name, layers) for name, layers in tables if layers]
+    if not tables:
+        raise InputError(f"store {store_path} has no layer tables: import or generate networks")
+    try:
+        rows = exportable_features(model, [layers for _, layers in tables])
+    except (ValueError, KeyError) as exc:
+        raise ModelError(f"cannot compute the model's features ({exc}); re-adapt the model "
+                         "with this dnncost") from None
+    return [name for name, _ in tables], np.asarray(rows, np.float32)
+
+
+def format_of(out_path: str, fmt: str | None) -> str:
+    """The output format: given, else .c -> c, anything else -> onnx."""
+    if fmt is None:
+        fmt = "c" if str(out_path).endswith(".c") else "onnx"
+    if fmt not in FORMATS:
+        raise InputError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def export_model(model: Any, out_path: str | os.PathLike[str], fmt: str,
+                 rows: np.ndarray) -> ExportResult:
+    """Write ``model`` as ``fmt`` to ``out_path`` after its parity check on ``rows``."""
+    if fmt == "c":
+        from dnncost.export.c_source import export_c
+
+        return export_c(model, out_path, rows)
+    from dnncost.export.onnx_export import export_onnx
+
+    return export_onnx(model, out_path, rows)
+
+
+def export_model_dir(model_dir: str | os.PathLike[str], out_path: str, fmt: str | None,
+                     store_path: str | os.PathLike[str]) -> ExportResult:
+    """Export a device model directory, checked on every network of the store."""
+    fmt = format_of(out_path, fmt)
+    model = load_exportable(model_dir)
+    _, rows = store_rows(model, store_path)
+    return export_model(model, out_path, fmt, rows)
