@@ -41,13 +41,14 @@ class Fault:
         if self.after_commands > 0:
             self.after_commands -= 1
             return False
-        self.times -= 1 if self.times > 0 else 0
+        if self.times > 0:
+            self.times -= 1
         return True
 
 
 @dataclass(frozen=True)
 class CommandRecord:
-    """One shell command as the device ran it: exit code (None: killed/not run), wall time."""
+    """One shell command as the device ran it: exit code (None: never started), wall time."""
 
     command: str
     exit_code: Optional[int]
@@ -201,7 +202,9 @@ class EmulatedAdbd:
             session.run(stream)
         finally:
             proc = session.proc
-            record = CommandRecord(command, proc.returncode if proc else None, session.started_s,
+            code = None if proc is None or proc.returncode is None else \
+                (128 - proc.returncode if proc.returncode < 0 else proc.returncode)
+            record = CommandRecord(command, code, session.started_s,
                                    max(0.0, (session.ended_s or time.monotonic())
                                        - session.started_s) if proc else 0.0)
             with self._lock:

@@ -124,6 +124,7 @@ class ShellSession:
         for pump in pumps:
             pump.join()
         code = proc.wait()
+        code = 128 - code if code < 0 else code  # killed by a signal: 128 + signal, as adbd
         self.ended_s = time.monotonic()
         if self.v2 and not stream.closed:
             stream.write(self._packet(ID_EXIT, bytes([code & 0xFF])))
