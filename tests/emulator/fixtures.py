@@ -4,6 +4,13 @@
         dev = emulated_device(profile="pixel4")
         client = adb_server.client()
         client.device(dev.serial).shell("getprop ro.product.model")
+
+Outside pytest (benchmarks/ scripts, with tests/ on sys.path):
+
+    with running_adb_server() as server:
+        dev = start_device(server, Path(tmp), "pixel4")
+        ...
+        dev.stop()
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import os
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -187,34 +195,59 @@ class EmulatedDevice:
         self.daemon.stop()
 
 
-@pytest.fixture(scope="session")
-def adb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdbServer]:
-    """Our own adb server (the adbutils-bundled adb) on a free port; killed at the end."""
-    server = AdbServer(HOST, free_port(), bundled_adb())
+@contextmanager
+def running_adb_server(adb_path: Optional[str] = None) -> Iterator[AdbServer]:
+    """Start an adb server on a free port (bundled adb by default); kill it on exit."""
+    server = AdbServer(HOST, free_port(), adb_path or bundled_adb())
     started = server.adb("start-server")
     if started.returncode != 0:
-        pytest.fail(f"adb start-server failed: {started.stderr}")
+        raise RuntimeError(f"adb start-server failed: {started.stderr.strip()}")
     try:
         yield server
     finally:
         server.adb("kill-server", timeout=10)
 
 
+def start_device(server: AdbServer, base: Path, profile: str = "pixel4",
+                 serial_hint: Optional[str] = None) -> EmulatedDevice:
+    """Start an emulated device under base/ and attach it to server (state `device`).
+
+    serial_hint sets its ro.serialno; the adb serial is always 127.0.0.1:PORT.
+    """
+    prof = load_profile(profile)
+    daemon = EmulatedAdbd(base, prof, serial=serial_hint or prof["props"]["ro.serialno"])
+    daemon.start()
+    dev = EmulatedDevice(server, daemon)
+    try:
+        dev.connect()
+    except Exception:
+        daemon.stop()
+        raise
+    return dev
+
+
+@pytest.fixture(scope="session")
+def adb_server() -> Iterator[AdbServer]:
+    """Our own adb server (the adbutils-bundled adb) on a free port; killed at the end."""
+    with running_adb_server() as server:
+        yield server
+
+
 @pytest.fixture()
 def emulated_device(adb_server: AdbServer, tmp_path_factory: pytest.TempPathFactory
                     ) -> Iterator[Callable[..., EmulatedDevice]]:
-    """Factory: make(profile="pixel4", serial_hint=None) -> a connected EmulatedDevice."""
+    """Factory: make(profile="pixel4", serial_hint=None) -> a connected EmulatedDevice.
+
+    Every device made is `adb disconnect`ed and stopped at teardown.
+    """
     made: list[EmulatedDevice] = []
 
     def make(profile: str = "pixel4", serial_hint: Optional[str] = None) -> EmulatedDevice:
-        prof = load_profile(profile)
-        base = tmp_path_factory.mktemp(f"device-{prof['name']}")
-        serial = serial_hint or f"{prof['props']['ro.serialno']}{len(made)}"
-        daemon = EmulatedAdbd(base, prof, serial=serial)
-        daemon.start()
-        dev = EmulatedDevice(adb_server, daemon)
+        base = tmp_path_factory.mktemp(f"device-{Path(profile).stem}")
+        dev = start_device(adb_server, base, profile,
+                           serial_hint or f"{load_profile(profile)['props']['ro.serialno']}"
+                                          f"{len(made)}")
         made.append(dev)
-        dev.connect()
         return dev
 
     try:
