@@ -29,12 +29,22 @@ _WATCHED_ZONES = ("cpu", "soc", "tsens", "big", "little", "cluster", "ap")
 
 
 def connect_clients(servers: list[str]) -> list[adbutils.AdbClient]:
-    """AdbClients for ``HOST:PORT`` servers (the local server on 5037 when empty)."""
+    """AdbClients for ``HOST:PORT`` servers (the local server on 5037 when empty).
+
+    An explicit server must already listen: adbutils would otherwise start a local one.
+    """
+    if not servers:
+        return [adbutils.AdbClient(host="127.0.0.1", port=5037)]
     clients = []
-    for server in servers or ["127.0.0.1:5037"]:
+    for server in servers:
         host, _, port = server.rpartition(":")
         if not host or not port.isdigit():
             raise DeviceError(f"--adb {server!r} is not HOST:PORT (e.g. 192.168.1.5:5037)")
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as exc:
+            raise DeviceError(f"adb server {server} is not reachable ({exc.strerror or exc}): "
+                              "run `adb start-server` there, or fix --adb HOST:PORT") from None
         clients.append(adbutils.AdbClient(host=host, port=int(port)))
     return clients
 
@@ -80,20 +90,22 @@ class AndroidRunner:
         self._remote_models: set[str] = set()
 
     # -- adb plumbing --------------------------------------------------------------
-    def present(self) -> bool:
-        """Whether the adb server still sees the device online (reconnects TCP ones once)."""
-        try:
-            if self._device.get_state() == "device":
-                return True
-        except _ADB_FAILURES:
-            pass
-        if ":" in self.serial:
+    def present(self, wait_s: float = 10.0) -> bool:
+        """Whether the device is online; a TCP one gets `adb connect` for up to ``wait_s``."""
+        deadline = time.monotonic() + wait_s
+        while True:
             try:
-                self.client.connect(self.serial, timeout=5)
-                return self._device.get_state() == "device"
+                if self._device.get_state() == "device":
+                    return True
             except _ADB_FAILURES:
+                pass
+            if ":" not in self.serial or time.monotonic() > deadline:
                 return False
-        return False
+            try:
+                self.client.connect(self.serial, timeout=3)
+            except _ADB_FAILURES:
+                pass
+            time.sleep(0.3)
 
     def shell(self, command: str, timeout_s: float = 30.0) -> adbutils.ShellReturn:
         """Run a shell command; adb failures become DeviceGone (or retry once if present)."""

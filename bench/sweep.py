@@ -125,6 +125,7 @@ class Sweep:
                     if self.stop.is_set():
                         return
                     self._measure(again, remeasure=True)
+                self._canary(canary)  # recorded, so the series shows the re-measured state
             since_good = []
 
     def _canary(self, canary: Network) -> float | None:
@@ -164,7 +165,7 @@ class Sweep:
         deadline = time.monotonic() + self.options.max_temp_wait_s
         while (limit is not None and temperature is not None and temperature > limit
                and time.monotonic() < deadline and not self.stop.is_set()):
-            self._sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+            self._sleep(min(1.0, max(0.0, deadline - time.monotonic())))
             temperature = self.runner.temperature_c()
         return temperature
 

@@ -71,3 +71,39 @@ def test_one_device_rows_match_what_the_tool_printed(store_path, adb_server, emu
     rerun = run_bench(store_path, adb_server, dev.serial)
     assert (rerun.summaries[0].done, rerun.summaries[0].skipped) == (0, 3)
     assert dev.pushes == pushes and len(graph_runs(dev)) == 3
+
+
+def test_tool_failures_become_error_rows_and_a_rerun_completes(store_path, adb_server,
+                                                               emulated_device):
+    dev = emulated_device(profile="pixel4")
+    dev.inject("fail")
+    dev.inject("garbage", after_commands=1, seed=3)
+    dev.inject("hang", after_commands=2, seconds=60)
+    run = RunConfig(warmup_runs=1, runs=3, timeout_s=4)
+    report = run_bench(store_path, adb_server, dev.serial, run=run)
+    assert sorted(dev.fired) == ["fail", "garbage", "hang"]
+    assert [(s.done, s.failed, s.status) for s in report.summaries] == [(0, 3, "ok")]
+    with Store(store_path) as store:
+        errors = sorted(m.error for m in store.measurements())
+    assert errors[0].startswith("benchmark_model failed (exit status 1)")
+    assert errors[1] == "benchmark_model timed out after 4 s"
+    assert errors[2].startswith("unrecognized benchmark_model output")
+    rerun = run_bench(store_path, adb_server, dev.serial, run=run)
+    assert (rerun.summaries[0].done, rerun.summaries[0].failed) == (3, 0)
+    with Store(store_path) as store:
+        assert all(m.ok for m in store.measurements()) and store.count("measurements") == 3
+
+
+def test_push_failure_and_connection_drop(store_path, adb_server, emulated_device):
+    dev = emulated_device(profile="pixel4")
+    dev.inject("disk_full", match="/models/")
+    dev.inject("drop", delay_s=0.2)  # reconnects: the run is retried once
+    report = run_bench(store_path, adb_server, dev.serial)
+    assert sorted(dev.fired) == ["disk_full", "drop"]
+    summary = report.summaries[0]
+    assert (summary.done, summary.failed, summary.status) == (2, 1, "ok")
+    with Store(store_path) as store:
+        (failed,) = [m for m in store.measurements() if not m.ok]
+    assert re.match(r"push of tiny\d+\.int8\.tflite to .* failed", failed.error)
+    assert "free space" in failed.error
+    assert run_bench(store_path, adb_server, dev.serial).summaries[0].done == 1

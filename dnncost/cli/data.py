@@ -89,3 +89,27 @@ def info_cmd(as_json: bool, store_path: str) -> None:
         click.echo(f"  config {config['config_hash']} {config['config']}: {config['devices']} "
                    f"devices x {config['networks']} networks, {config['ok']} ok, "
                    f"{config['failed']} failed")
+
+
+@data.command("merge")
+@click.argument("others", nargs=-1, required=True, type=click.Path())
+@store_option
+def merge_cmd(others: tuple[str, ...], store_path: str) -> None:
+    """Merge stores measured on other hosts or by other people into this one.
+
+    Idempotent; devices and networks are matched by id; a measurement that differs
+    from ours is kept apart (measurement_conflicts) and listed, never overwritten.
+
+    Example: dnncost data merge alice.sqlite bob.sqlite --store data/dnncost.sqlite
+    """
+    from dnncost.bench.merge import merge_store
+
+    with open_store(store_path, create=True) as store:
+        for other in others:
+            report = merge_store(store, other)
+            echo(f"merged {other}: {report.networks} networks, {report.devices} devices, "
+                 f"{report.measurements} measurements added, {report.unchanged} unchanged, "
+                 f"{len(report.conflicts)} conflicts")
+            for m in report.conflicts:
+                echo(f"  conflict {m.device_id} / {m.network_id} / config {m.config_hash}: "
+                     f"kept apart with source {other}")

@@ -1,0 +1,81 @@
+"""`dnncost data merge`: idempotent, matched by id, conflicts kept apart and reported."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from click.testing import CliRunner
+
+from dnncost.cli import cli
+from dnncost.records import Device, Layer, Measurement, Network, NetworkFile
+from dnncost.store import Store
+from conftest import dump
+
+NET = Network("n1", "net1", "tiny", {"width": 4}, macs=100,
+              files=(NetworkFile("tflite-int8", "/x/net1.tflite", "ab" * 32),))
+NET2 = Network("n2", "net2", "tiny", {"width": 8}, macs=200)
+CONFIG = {"tool": "benchmark_model", "runs": 30}
+
+
+def _measurement(device: str, network: str, median_ms: float) -> Measurement:
+    return Measurement(device, network, CONFIG, mean_ms=median_ms, median_ms=median_ms,
+                       runs=30, measured_at="2026-11-26T10:00:00+00:00")
+
+
+def _make(path, device: str, rows: dict[str, float], networks=(NET, NET2)) -> None:
+    with Store(path) as store:
+        for network in networks:
+            store.put_network(network, [Layer(0, "conv", macs=network.macs)])
+        store.put_device(Device(device, model=device.upper()))
+        for network_id, median_ms in rows.items():
+            store.put_measurement(_measurement(device, network_id, median_ms))
+
+
+def test_merge_adds_then_is_idempotent_and_keeps_conflicts(tmp_path):
+    ours, alice, bob = tmp_path / "ours.sqlite", tmp_path / "alice.sqlite", tmp_path / "bob.sqlite"
+    _make(ours, "phone_a", {"n1": 5.0}, networks=(NET,))
+    _make(alice, "phone_b", {"n1": 7.0, "n2": 9.0})
+    _make(bob, "phone_a", {"n1": 5.5, "n2": 6.0})  # n1 disagrees with ours
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["data", "merge", str(alice), str(bob), "--store", str(ours)])
+    assert result.exit_code == 0, result.output
+    assert f"merged {alice}: 1 networks, 1 devices, 2 measurements added, 0 unchanged, " \
+           "0 conflicts" in result.output
+    assert f"merged {bob}: 0 networks, 0 devices, 1 measurements added, 0 unchanged, " \
+           "1 conflicts" in result.output
+    assert f"conflict phone_a / n1 / config" in result.output
+    with Store(ours) as store:
+        medians = {(m.device_id, m.network_id): m.median_ms for m in store.measurements()}
+        conflicts = store.rows("SELECT device_id, network_id, median_ms, source "
+                               "FROM measurement_conflicts")
+        assert [n.name for n in store.networks()] == ["net1", "net2"]
+        assert store.layer_rows("n2")[0]["macs"] == 200
+    assert medians == {("phone_a", "n1"): 5.0, ("phone_a", "n2"): 6.0,
+                       ("phone_b", "n1"): 7.0, ("phone_b", "n2"): 9.0}
+    assert conflicts == [{"device_id": "phone_a", "network_id": "n1", "median_ms": 5.5,
+                          "source": str(bob)}]
+
+    before = dump(ours)
+    again = runner.invoke(cli, ["data", "merge", str(alice), str(bob), "--store", str(ours)])
+    assert again.exit_code == 0
+    assert f"merged {alice}: 0 networks, 0 devices, 0 measurements added, 2 unchanged" \
+        in again.output
+    assert dump(ours) == before
+
+
+def test_merge_refuses_same_name_with_other_id_and_changes_nothing(tmp_path):
+    ours, other = tmp_path / "ours.sqlite", tmp_path / "other.sqlite"
+    _make(ours, "phone_a", {"n1": 5.0}, networks=(NET,))
+    _make(other, "phone_b", {"x1": 1.0}, networks=(replace(NET, id="x1"),))
+    before = dump(ours)
+    result = CliRunner().invoke(cli, ["data", "merge", str(other), "--store", str(ours)])
+    assert result.exit_code == 2
+    assert "network 'net1' has id x1" in result.output
+    assert dump(ours) == before
+
+
+def test_merge_of_a_missing_store_is_an_error(tmp_path):
+    result = CliRunner().invoke(cli, ["data", "merge", str(tmp_path / "nope.sqlite"),
+                                      "--store", str(tmp_path / "ours.sqlite")])
+    assert result.exit_code == 2 and "does not exist" in result.output
