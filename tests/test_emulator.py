@@ -53,8 +53,12 @@ def test_profile_answers_getprop_proc_and_sys(emulated_device) -> None:
     assert d.shell("cat /sys/devices/system/cpu/possible") == "0-7"
     assert d.shell("head -1 /proc/meminfo").split()[1] == str(dev.profile["meminfo_kb"]["MemTotal"])
     assert d.shell("cat /sys/class/thermal/thermal_zone0/temp") == "36500"
-    dev.set_temperature(71.5)
+    dev.set_temperature(71.5, for_s=0.3)
     assert d.shell("cat /sys/class/thermal/thermal_zone1/temp") == "71500"
+    deadline = time.monotonic() + 10
+    while d.shell("cat /sys/class/thermal/thermal_zone1/temp") != "38200":  # cooled down
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     assert d.shell("cat /sys/class/power_supply/battery/capacity") == "87"
     assert d.shell("cd /data/local/tmp && pwd") == "/data/local/tmp"  # host path hidden
     arm7 = emulated_device(profile="galaxy_j5").adb_device()
@@ -163,6 +167,16 @@ def test_fault_garbage_output(emulated_device) -> None:
     out = d.shell(RUN, timeout=30)
     assert out and "count=" not in out and "Inference timings" not in out
     assert dev.fired == ["garbage"]
+
+
+def test_fault_slow_stretches_reported_latency(emulated_device) -> None:
+    dev = emulated_device()
+    d = install_tool(dev)
+    dev.inject("slow", factor=4, after_commands=1, times=-1)
+    runs = [STAT.findall(d.shell(RUN, timeout=60)) for _ in range(3)]
+    base, slow1, slow2 = (int(r[-1][3]) for r in runs)  # min of the timed runs, us
+    assert slow1 > 2 * base and slow2 > 2 * base
+    assert dev.fired == ["slow", "slow"]
 
 
 def test_fault_hang_is_killed_when_host_gives_up(emulated_device) -> None:

@@ -18,9 +18,9 @@ from .sync import serve_sync
 
 log = logging.getLogger(__name__)
 
-RUN_FAULTS = ("fail", "hang", "garbage")  # acted out by the stand-in benchmark_model
+RUN_FAULTS = ("fail", "hang", "garbage", "slow")  # acted out by the stand-in benchmark_model
 FAULT_KINDS = RUN_FAULTS + ("drop", "disk_full")
-ALIASES = {"push_fail": "disk_full", "exit1": "fail", "timeout": "hang"}
+ALIASES = {"push_fail": "disk_full", "exit1": "fail", "timeout": "hang", "throttle": "slow"}
 DEFAULT_MATCH = {"disk_full": "", "drop": "--graph", **{k: "--graph" for k in RUN_FAULTS}}
 
 
@@ -141,7 +141,7 @@ class EmulatedAdbd:
 
     # -- faults --
     def inject(self, kind: str, **params: Any) -> Fault:
-        """Arm a fault: drop | fail | hang | garbage | disk_full (see fixtures.EmulatedDevice)."""
+        """Arm a fault: drop | fail | hang | garbage | slow | disk_full (see EmulatedDevice)."""
         kind = ALIASES.get(kind, kind)
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}: use one of {', '.join(FAULT_KINDS)}")

@@ -4,7 +4,8 @@
 Runs the .tflite on the host LiteRT interpreter (warm-up + timed runs, real timings) and
 prints the classic benchmark_model output with its `INFO: ` prefix, on stderr like the real
 tool (TFLite's logger writes to stderr; `adb shell` v1 merges it with stdout). Faults come from the
-emulated adbd through DNNCOST_EMU_FAULT (fail | hang | garbage) and DNNCOST_EMU_FAULT_PARAMS.
+emulated adbd through DNNCOST_EMU_FAULT (fail | hang | garbage | slow) and
+DNNCOST_EMU_FAULT_PARAMS (JSON).
 """
 
 from __future__ import annotations
@@ -104,8 +105,11 @@ def fill_inputs(interp: Any, seed: int = 0) -> None:
 
 
 def run_series(invoke: Callable[[], None], min_runs: int, min_secs: float,
-               max_secs: float) -> list[int]:
-    """Invoke at least min_runs times and for at least min_secs (at most max_secs); us each."""
+               max_secs: float, slowdown: float = 1.0) -> list[int]:
+    """Invoke at least min_runs times and for at least min_secs (at most max_secs); us each.
+
+    slowdown > 1 stretches every run by busy-waiting (a throttled or busy phone).
+    """
     times: list[int] = []
     start = time.perf_counter()
     while True:
@@ -114,6 +118,10 @@ def run_series(invoke: Callable[[], None], min_runs: int, min_secs: float,
             return times
         t0 = time.perf_counter_ns()
         invoke()
+        if slowdown > 1.0:
+            until = t0 + (time.perf_counter_ns() - t0) * slowdown
+            while time.perf_counter_ns() < until:
+                pass
         times.append(max(1, (time.perf_counter_ns() - t0) // 1000))
 
 
@@ -150,9 +158,11 @@ def main(argv: list[str]) -> int:
     xnnpack = flags["use_xnnpack"] == "" or truthy(flags["use_xnnpack"])
     if flags["use_xnnpack"]:
         say(f"INFO: Use xnnpack: [{int(xnnpack)}]")
-    kind = os.environ.get("DNNCOST_EMU_FAULT")
-    if kind:
-        return fault(kind, json.loads(os.environ.get("DNNCOST_EMU_FAULT_PARAMS", "{}")), flags)
+    kind = os.environ.get("DNNCOST_EMU_FAULT", "")
+    params = json.loads(os.environ.get("DNNCOST_EMU_FAULT_PARAMS", "{}"))
+    slowdown = float(params.get("factor", 1.5)) if kind == "slow" else 1.0
+    if kind in ("fail", "hang", "garbage"):
+        return fault(kind, params, flags)
     graph = flags["graph"]
     if not graph or not os.path.isfile(graph):
         say(f"ERROR: Could not open '{graph}'.", sys.stderr)
@@ -181,13 +191,13 @@ def main(argv: list[str]) -> int:
     warm_runs, warm_secs = int(flags["warmup_runs"]), float(flags["warmup_min_secs"])
     say(f"INFO: Running benchmark for at least {warm_runs} iterations and at least "
         f"{fmt(warm_secs)} seconds but terminate if exceeding {fmt(max_secs)} seconds.")
-    warm = run_series(interp.invoke, warm_runs, warm_secs, max_secs)
+    warm = run_series(interp.invoke, warm_runs, warm_secs, max_secs, slowdown)
     say(f"INFO: {stat_line(warm)}")
     say()
     runs, secs = int(flags["num_runs"]), float(flags["min_secs"])
     say(f"INFO: Running benchmark for at least {runs} iterations and at least "
         f"{fmt(secs)} seconds but terminate if exceeding {fmt(max_secs)} seconds.")
-    timed = run_series(interp.invoke, runs, secs, max_secs)
+    timed = run_series(interp.invoke, runs, secs, max_secs, slowdown)
     say(f"INFO: {stat_line(timed)}")
     say()
     say(f"INFO: Inference timings in us: Init: {fmt(init_us)}, First inference: {warm[0]}, "

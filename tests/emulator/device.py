@@ -79,6 +79,11 @@ class DeviceFS:
         for zone in sorted((self.root / "sys/class/thermal").glob("thermal_zone*")):
             (zone / "temp").write_text(f"{int(celsius * 1000)}\n")
 
+    def reset_temperatures(self) -> None:
+        """Thermal zones back to the profile's temperatures."""
+        for i, zone in enumerate(self.profile.get("thermal_zones", [])):
+            self._write(f"sys/class/thermal/thermal_zone{i}/temp", f"{zone['temp_mc']}\n")
+
     # -- building --
     def _write(self, rel: str, text: str, mode: int = 0o644) -> None:
         path = self.root / rel if not rel.startswith("/") else Path(rel)

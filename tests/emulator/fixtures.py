@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,6 +87,8 @@ class EmulatedDevice:
       fail      the stand-in prints `ERROR: Benchmarking failed.` and exits 1
       hang      the stand-in sleeps `seconds` (600) before doing anything
       garbage   the stand-in prints seeded random junk (`seed`) and exits 0
+      slow      the stand-in stretches every run by `factor` (1.5): a throttled phone, for
+                drift tests (e.g. after_commands=5, times=-1)
       disk_full sync SEND answered with FAIL "No space left on device" (`message`)
     """
 
@@ -130,9 +133,13 @@ class EmulatedDevice:
         """Disarm every fault."""
         self.daemon.clear_faults()
 
-    def set_temperature(self, celsius: float) -> None:
-        """Make every thermal zone report celsius."""
+    def set_temperature(self, celsius: float, for_s: Optional[float] = None) -> None:
+        """Make every thermal zone report celsius; after for_s seconds, the profile's again."""
         self.daemon.fs.set_temperature(celsius)
+        if for_s is not None:
+            timer = threading.Timer(for_s, self.daemon.fs.reset_temperatures)
+            timer.daemon = True
+            timer.start()
 
     def adb_device(self) -> adbutils.AdbDevice:
         """This device through the fixture's adb server."""
