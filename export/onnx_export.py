@@ -18,6 +18,9 @@ from dnncost.export.metadata import INPUT_NAME, build_metadata
 from dnncost.export.trees import trimmed
 
 PARITY_RTOL = 1e-4
+# ONNX IR version written: 8 (ONNX 1.10, opset 17) loads in ONNX Runtime 1.10 and later,
+# mobile and web builds included; onnx's own default follows the newest runtime.
+IR_VERSION = 8
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ def build_onnx(model: Any) -> Any:
         from dnncost.export.onnx_trees import tree_graph
 
         kind, proto = "trees", tree_graph(tuple(model.trees), n_features, model.bias_log_ms)
+    proto.ir_version = IR_VERSION
     props = build_metadata(model.feature_set, tuple(model.feature_names), kind,
                            dict(model.metadata))
     del proto.metadata_props[:]

@@ -76,6 +76,7 @@ def test_metadata_describes_features_device_signature_and_versions(trees_onnx):
     assert info.training_metrics["mape"] == pytest.approx(0.071)
     assert info.dnncost_version == __version__ and info.schema_version == 1
     assert props["dnncost.units"] == "latency_ms" and info.kind == "trees"
+    assert onnx.load(str(path)).ir_version == 8  # loads in older runtimes (Node, mobile)
     assert json.loads(props["dnncost.model_metadata"])["device"] == "pixel4-test"
 
 
