@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import warnings
 from typing import Any, Callable, Iterator
 
 from dnncost.errors import ToolError
@@ -101,7 +102,8 @@ def convert(model: Any, precision: str, seed: int = 0) -> bytes:
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the signature
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Keras prints the signature
             return bytes(converter.convert())
     except Exception as exc:  # the converter raises many unrelated types
         raise ToolError(f"TFLite conversion ({precision}) failed: {exc}".splitlines()[0]) \

@@ -7,6 +7,7 @@ SAME build; numerics differ, structure and MACs do not.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,9 @@ def torchprofile_macs(spec: NetworkSpec) -> int:
     """MACs of the PyTorch build as counted by torchprofile."""
     from torchprofile import profile_macs
 
-    return int(profile_macs(torch_module(spec), _example(spec)))
+    with warnings.catch_warnings():  # "no handler for aten::hardswish": not a MAC
+        warnings.simplefilter("ignore", UserWarning)
+        return int(profile_macs(torch_module(spec), _example(spec)))
 
 
 def export_onnx(spec: NetworkSpec, path: str | Path, seed: int = 0) -> Path:
@@ -92,7 +95,8 @@ def export_onnx(spec: NetworkSpec, path: str | Path, seed: int = 0) -> Path:
 
     path = Path(path)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():  # legacy exporter: no onnxscript
+            warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(torch_module(spec, seed), (_example(spec),), str(path),
                               input_names=["input"], output_names=["logits"],
                               opset_version=17, dynamo=False)

@@ -170,3 +170,53 @@ def test_layers_command_prints_the_feature_table_of_a_spec() -> None:
     lines = out.splitlines()
     assert lines[0].startswith("index,op_type,in_h") and len(lines) == 4
     assert lines[1].split(",")[:2] == ["0", "conv"]
+
+
+def _iiswc_spec(layers: list) -> tuple[NetworkSpec, str]:
+    """The mobileopt spec behind one IISWC random network (relu rows dropped)."""
+    rows = [r for r in layers if r.op_type != "relu"]
+    stages: list = [ConvSpec(rows[0].kernel, rows[0].stride, rows[0].cout)]
+    i = 1
+    while rows[i].op_type == "conv" and rows[i + 1].op_type == "dwconv":
+        expand, dw, project = rows[i:i + 3]
+        stages.append(BlockSpec("ir", dw.kernel, dw.stride, expand.cout, project.cout, 0,
+                                "relu"))
+        i += 4 if rows[i + 3].op_type == "add" else 3
+    stages += [ConvSpec(1, 1, rows[i].cout), PoolSpec(rows[i + 1].kernel),
+               ConvSpec(1, 1, rows[i + 2].cout), ConvSpec(1, 1, rows[i + 3].cout)]
+    assert len(rows) == i + 4
+    return NetworkSpec(rows[0].in_h, tuple(stages)), ("small" if stages[1].stride == 2 else "")
+
+
+def test_mobileopt_space_contains_the_papers_random_networks(iiswc_dir: Path) -> None:
+    from dnncost.gen.spaces import (MOBILEOPT_EXPANSIONS, MOBILEOPT_HEAD, MOBILEOPT_KERNELS,
+                                    MOBILEOPT_STAGES)
+    from dnncost.importers import iiswc_layers
+
+    lines = (iiswc_dir / "onnxEmbeddings.csv").read_text().splitlines()
+    sizes = [line.split(",")[4].strip() for line in
+             (iiswc_dir / "Properties.csv").read_text().splitlines()]
+    fields = ("op_type", "in_h", "out_h", "cin", "cout", "kernel", "stride", "padding", "macs")
+    for row, size in enumerate(sizes):
+        paper = iiswc_layers(lines[row], f"row {row}")
+        spec, small = _iiswc_spec(paper)
+        assert (small == "small") == (size == "small")
+        ours = [tuple(getattr(r, f) or 0 for f in fields) for r in layer_table(spec)]
+        theirs = [tuple(getattr(r, f) or 0 for f in fields) for r in paper
+                  if r.op_type != "relu"]
+        assert ours == theirs, row  # same layers, shapes and MACs as the paper computed
+        width = 1.0 if spec.stages[1].cout == 16 else 0.75
+        blocks = [s for s in spec.stages[2:] if isinstance(s, BlockSpec)]
+        starts = [i for i, b in enumerate(blocks) if b.stride == 2] + [len(blocks)]
+        stages = MOBILEOPT_STAGES[size]
+        assert len(starts) - 1 == len(stages)
+        cin = spec.stages[1].cout
+        for (depths, channels), start, end in zip(stages, starts, starts[1:]):
+            assert end - start in depths
+            for block in blocks[start:end]:
+                assert block.cout in [int(c * width) for c in channels]
+                assert block.kernel in MOBILEOPT_KERNELS[size]
+                assert block.hidden in [int(cin * e * width) for e in MOBILEOPT_EXPANSIONS]
+                cin = block.cout
+        heads, hidden_fc = MOBILEOPT_HEAD[size]
+        assert spec.stages[-4].cout in heads and spec.stages[-2].cout in hidden_fc

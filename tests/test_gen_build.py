@@ -17,7 +17,7 @@ from dnncost.gen.tflite_layers import tflite_layer_table
 from dnncost.records import sha256_file
 from dnncost.store import Store
 
-SEED = 11
+SEED = 127  # small first networks of both spaces, with every block kind and act
 SPACES = ("mobileopt", "efficient")
 
 
@@ -137,7 +137,7 @@ def test_keras_mobilenet_v2_converts_with_the_published_macs(tmp_path: Path) -> 
 def test_torchprofile_agrees_on_total_macs(space: str) -> None:
     from dnncost.gen.torch_build import torchprofile_macs
 
-    for spec in sample_specs(space, 2, SEED):
+    for spec in sample_specs(space, 1, SEED):
         assert math.isclose(torchprofile_macs(spec), total_macs(layer_table(spec)),
                             rel_tol=0.01)
 
