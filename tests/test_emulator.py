@@ -13,6 +13,7 @@ from pathlib import Path
 import adbutils
 import pytest
 
+from dnncost.errors import InputError
 from emulator.fixtures import AdbServer, EmulatedDevice, free_port
 
 TINY = Path(__file__).resolve().parent / "emulator" / "models" / "tiny_int8.tflite"
@@ -274,6 +275,13 @@ def test_concurrent_streams_on_one_device(emulated_device) -> None:
     d.shell(f"touch {gate}")  # served while the first stream still runs
     waiting.conn.settimeout(10)
     assert waiting.read_until_close().strip() == "through"
+
+
+def test_bad_profile_and_fault_names_say_what_to_use(emulated_device) -> None:
+    with pytest.raises(InputError, match="pixel4"):
+        emulated_device(profile="nokia3310")
+    with pytest.raises(InputError, match="disk_full"):
+        emulated_device().inject("meteor")
 
 
 def test_two_devices_at_once(emulated_device) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from dnncost.errors import InputError
+
 from .device import DeviceFS
 from .protocol import Connection, Handler, Stream
 from .shell import ShellSession, parse_service
@@ -144,7 +146,7 @@ class EmulatedAdbd:
         """Arm a fault: drop | fail | hang | garbage | slow | disk_full (see EmulatedDevice)."""
         kind = ALIASES.get(kind, kind)
         if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault {kind!r}: use one of {', '.join(FAULT_KINDS)}")
+            raise InputError(f"unknown fault {kind!r}: use one of {', '.join(FAULT_KINDS)}")
         fault = Fault(kind, params.pop("match", DEFAULT_MATCH[kind]),
                       int(params.pop("after_commands", 0)), int(params.pop("times", 1)), params)
         with self._lock:

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dnncost.errors import InputError
+
 PROFILES = Path(__file__).resolve().parent / "profiles"
 # Device paths the shell rewrites into the fake root (all else is the host's, e.g. /bin/sh).
 MAPPED = ("data", "sys", "proc", "sdcard", "storage")
@@ -20,7 +22,7 @@ def load_profile(name: str) -> dict[str, Any]:
     path = Path(name) if name.endswith(".json") else PROFILES / f"{name}.json"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in PROFILES.glob("*.json")))
-        raise FileNotFoundError(f"device profile {name!r} not found: use one of {known}")
+        raise InputError(f"device profile {name!r} not found: use one of {known}")
     return json.loads(path.read_text())
 
 

@@ -28,6 +28,8 @@ from typing import Any, Callable, Iterator, Optional
 import adbutils
 import pytest
 
+from dnncost.errors import DeviceError
+
 from .adbd import CommandRecord, EmulatedAdbd, Fault
 from .device import load_profile
 
@@ -208,7 +210,8 @@ def running_adb_server(adb_path: Optional[str] = None) -> Iterator[AdbServer]:
     server = AdbServer(HOST, free_port(), adb_path or bundled_adb())
     started = server.adb("start-server")
     if started.returncode != 0:
-        raise RuntimeError(f"adb start-server failed: {started.stderr.strip()}")
+        raise DeviceError(f"adb start-server on port {server.port} failed: "
+                          f"{started.stderr.strip()}; check {server.adb_path}")
     try:
         yield server
     finally:
