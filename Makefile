@@ -8,8 +8,21 @@ DNNCOST := $(VENV)/bin/dnncost
 STAMP   := $(VENV)/.installed
 STORE   ?= data/dnncost.sqlite
 IISWC_DIR ?= ../shared/datasets/iiswc2020
+# Stage knobs: `make bench DEVICE=98AX1Y8LK`, `make train MODE=collaborative` ...
+SPACE     ?= mobileopt
+COUNT     ?= 100
+SEED      ?= 42
+PRECISION ?= int8
+DEVICE    ?= local
+MODE      ?= collaborative
+MODEL     ?= xgb
+SAMPLING  ?= mutual_info
+K         ?= 10
+MODEL_DIR ?= models/$(MODE)-$(MODEL)
+DEVICE_MODEL_DIR ?= models/device
+ONNX      ?= model.onnx
 
-.PHONY: install test clean
+.PHONY: install test clean gen bench train evaluate export import-iiswc
 
 install: $(STAMP)
 
@@ -21,6 +34,24 @@ $(STAMP): setup.cfg constraints.txt pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+gen: $(STAMP)
+	$(DNNCOST) gen --space $(SPACE) --count $(COUNT) --seed $(SEED) --precision $(PRECISION) --store $(STORE)
+
+bench: $(STAMP)
+	$(DNNCOST) bench --device $(DEVICE) --precision $(PRECISION) --store $(STORE)
+
+import-iiswc: $(STAMP)
+	$(DNNCOST) data import-iiswc $(IISWC_DIR) --store $(STORE)
+
+train: $(STAMP)
+	$(DNNCOST) train --mode $(MODE) --model $(MODEL) --sampling $(SAMPLING) --signature-size $(K) --store $(STORE) -o $(MODEL_DIR)
+
+evaluate: $(STAMP)
+	$(DNNCOST) evaluate --mode $(MODE) --model $(MODEL) --sampling $(SAMPLING) --signature-size $(K) --store $(STORE)
+
+export: $(STAMP)
+	$(DNNCOST) export $(DEVICE_MODEL_DIR) -o $(ONNX)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
