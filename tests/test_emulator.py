@@ -44,23 +44,25 @@ def test_shell_v1_and_v2_exit_codes(emulated_device) -> None:
 
 def test_profile_answers_getprop_proc_and_sys(emulated_device) -> None:
     dev = emulated_device(profile="pixel4", serial_hint="PIXEL-A")
-    d = dev.adb_device()
-    assert d.shell("getprop ro.product.model") == "Pixel 4"
+    d, prof = dev.adb_device(), dev.profile
+    assert d.shell("getprop ro.product.model") == prof["props"]["ro.product.model"]
     assert d.shell("getprop ro.serialno") == "PIXEL-A"
     listing = d.shell("getprop")
     assert "[ro.product.cpu.abi]: [arm64-v8a]" in listing.splitlines()
     freqs = d.shell("cat /sys/devices/system/cpu/cpu*/cpufreq/cpuinfo_max_freq").split()
     assert freqs == [str(c["max_khz"]) for c in dev.profile["cpus"]]
-    assert d.shell("cat /sys/devices/system/cpu/possible") == "0-7"
-    assert d.shell("head -1 /proc/meminfo").split()[1] == str(dev.profile["meminfo_kb"]["MemTotal"])
-    assert d.shell("cat /sys/class/thermal/thermal_zone0/temp") == "36500"
+    assert d.shell("cat /sys/devices/system/cpu/possible") == f"0-{len(prof['cpus']) - 1}"
+    assert d.shell("head -1 /proc/meminfo").split()[1] == str(prof["meminfo_kb"]["MemTotal"])
+    zone1 = str(prof["thermal_zones"][1]["temp_mc"])
+    assert d.shell("cat /sys/class/thermal/thermal_zone1/temp") == zone1
     dev.set_temperature(71.5, for_s=0.3)
     assert d.shell("cat /sys/class/thermal/thermal_zone1/temp") == "71500"
     deadline = time.monotonic() + 10
-    while d.shell("cat /sys/class/thermal/thermal_zone1/temp") != "38200":  # cooled down
+    while d.shell("cat /sys/class/thermal/thermal_zone1/temp") != zone1:  # cooled down
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert d.shell("cat /sys/class/power_supply/battery/capacity") == "87"
+    assert d.shell("cat /sys/class/power_supply/battery/capacity") == \
+        str(prof["battery"]["capacity"])
     assert d.shell("cd /data/local/tmp && pwd") == "/data/local/tmp"  # host path hidden
     arm7 = emulated_device(profile="galaxy_j5").adb_device()
     assert arm7.shell("getprop ro.product.cpu.abi") == "armeabi-v7a"
@@ -83,11 +85,12 @@ def test_push_pull_1mb_byte_exact(emulated_device, tmp_path: Path) -> None:
         d.sync.read_bytes("/data/local/tmp/missing.bin")
 
 
-def _command_line_roundtrip(server: AdbServer, serial: str, adb_path: str, tmp_path: Path) -> None:
-    src = tmp_path / "cli.bin"
+def _command_line_roundtrip(server: AdbServer, dev: EmulatedDevice, adb_path: str,
+                            tmp_path: Path) -> None:
+    serial, src = dev.serial, tmp_path / "cli.bin"
     src.write_bytes(random.Random(3).randbytes(300_000))
     r = server.adb("-s", serial, "shell", "getprop ro.product.model; exit 4", adb_path=adb_path)
-    assert (r.returncode, r.stdout.strip()) == (4, "Pixel 4"), r.stderr
+    assert (r.returncode, r.stdout.strip()) == (4, dev.profile["props"]["ro.product.model"])
     r = server.adb("-s", serial, "push", str(src), "/data/local/tmp/", adb_path=adb_path)
     assert r.returncode == 0, r.stderr
     r = server.adb("-s", serial, "pull", "/data/local/tmp/cli.bin", str(tmp_path / "got.bin"),
@@ -100,7 +103,7 @@ def test_adb_command_line_bundled(adb_server: AdbServer, emulated_device, tmp_pa
     dev = emulated_device()
     r = adb_server.adb("devices")
     assert f"{dev.serial}\tdevice" in r.stdout
-    _command_line_roundtrip(adb_server, dev.serial, adb_server.adb_path, tmp_path)
+    _command_line_roundtrip(adb_server, dev, adb_server.adb_path, tmp_path)
 
 
 @pytest.mark.skipif(not Path("/usr/bin/adb").exists(), reason="Debian adb not installed")
@@ -115,7 +118,7 @@ def test_debian_adb_server_accepts_device(emulated_device, tmp_path: Path) -> No
         while f"{dev.serial}\tdevice" not in server.adb("devices").stdout:
             assert time.monotonic() < deadline, "Debian adb never saw the device"
             time.sleep(0.1)
-        _command_line_roundtrip(server, dev.serial, server.adb_path, tmp_path)
+        _command_line_roundtrip(server, dev, server.adb_path, tmp_path)
         assert server.client().device(dev.serial).shell2("(exit 2)", v2=True).returncode == 2
     finally:
         server.adb("kill-server")
@@ -298,6 +301,7 @@ def test_two_devices_at_once(emulated_device) -> None:
         t.start()
     for t in threads:
         t.join(90)
-    assert "count=30" in results[a.serial] and results[a.serial].endswith("Pixel 4")
-    assert "count=30" in results[b.serial] and results[b.serial].endswith("SM-J500F")
+    for dev in (a, b):
+        assert "count=30" in results[dev.serial]
+        assert results[dev.serial].endswith(dev.profile["props"]["ro.product.model"])
     assert a.commands[-2] == b.commands[-2] == RUN

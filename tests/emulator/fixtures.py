@@ -87,7 +87,7 @@ class EmulatedDevice:
       drop      cut the TCP connection `delay_s` (0.3) after the command starts; with
                 reconnect=False the device also stops listening, so it stays gone
       fail      the stand-in prints `ERROR: Benchmarking failed.` and exits 1
-      hang      the stand-in sleeps `seconds` (600) before doing anything
+      hang      the stand-in prints its first lines, then sleeps `seconds` (600)
       garbage   the stand-in prints seeded random junk (`seed`) and exits 0
       slow      the stand-in stretches every run by `factor` (1.5): a throttled phone, for
                 drift tests (e.g. after_commands=5, times=-1)
