@@ -152,9 +152,11 @@ def test_standin_benchmark_run_is_parseable(emulated_device) -> None:
 def test_fault_tool_fails(emulated_device) -> None:
     dev = emulated_device()
     d = install_tool(dev)
-    dev.inject("fail")
+    dev.inject("fail", message="Failed to apply GPU delegate.")
     out = d.shell2(RUN, v2=True, timeout=30)
-    assert out.returncode == 1 and "ERROR: Benchmarking failed." in out.stderr
+    assert out.returncode == 1
+    assert out.stderr.splitlines()[-2:] == ["ERROR: Failed to apply GPU delegate.",
+                                            "ERROR: Benchmarking failed."]
     assert d.shell2(RUN, v2=True, timeout=60).returncode == 0  # one-shot by default
     dev.inject("fail", after_commands=1, times=2)
     d.shell("echo not a benchmark run")  # does not match "--graph": not counted

@@ -137,7 +137,7 @@ def fault(kind: str, params: dict[str, Any], flags: dict[str, str]) -> int:
             say("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))))
         return 0
     say(f"INFO: Loaded model {flags['graph']}")
-    say("ERROR: Failed to allocate tensors!", sys.stderr)
+    say(f"ERROR: {params.get('message', 'Failed to allocate tensors!')}", sys.stderr)
     say("ERROR: Benchmarking failed.", sys.stderr)
     return 1
 

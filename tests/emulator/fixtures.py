@@ -86,7 +86,8 @@ class EmulatedDevice:
     pushed device path (default "": any push):
       drop      cut the TCP connection `delay_s` (0.3) after the command starts; with
                 reconnect=False the device also stops listening, so it stays gone
-      fail      the stand-in prints `ERROR: Benchmarking failed.` and exits 1
+      fail      the stand-in prints `ERROR: <message>` (default "Failed to allocate tensors!",
+                e.g. "Failed to apply GPU delegate.") and `ERROR: Benchmarking failed.`, exit 1
       hang      the stand-in prints its first lines, then sleeps `seconds` (600)
       garbage   the stand-in prints seeded random junk (`seed`) and exits 0
       slow      the stand-in stretches every run by `factor` (1.5): a throttled phone, for
