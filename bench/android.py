@@ -79,8 +79,9 @@ class AndroidRunner:
     file_format: str
 
     def __init__(self, client: adbutils.AdbClient, serial: str, run: protocol.RunConfig,
-                 benchmark_binary: str | None = None) -> None:
+                 benchmark_binary: str | None = None, reconnect_wait_s: float = 10.0) -> None:
         self.client, self.serial, self.run = client, serial, run
+        self.reconnect_wait_s = reconnect_wait_s
         self.file_format = run.file_format
         self.benchmark_binary = benchmark_binary
         self.device_id = protocol.sanitize_id(serial)
@@ -90,9 +91,9 @@ class AndroidRunner:
         self._remote_models: set[str] = set()
 
     # -- adb plumbing --------------------------------------------------------------
-    def present(self, wait_s: float = 10.0) -> bool:
-        """Whether the device is online; a TCP one gets `adb connect` for up to ``wait_s``."""
-        deadline = time.monotonic() + wait_s
+    def present(self) -> bool:
+        """Whether the device is online; a TCP one gets `adb connect` for a while."""
+        deadline = time.monotonic() + self.reconnect_wait_s
         while True:
             try:
                 if self._device.get_state() == "device":

@@ -27,7 +27,8 @@ class BenchReport:
 
 
 def make_runners(device: str, run: protocol.RunConfig, adb_servers: list[str],
-                 benchmark_binary: str | None, local_profiles: str, seed: int) -> list[Runner]:
+                 benchmark_binary: str | None, local_profiles: str, seed: int,
+                 reconnect_wait_s: float = 10.0) -> list[Runner]:
     """Runners for ``--device``: phones over adb, or ``local`` host profiles."""
     if device == "local":
         from dnncost.bench.local import local_runners
@@ -35,7 +36,7 @@ def make_runners(device: str, run: protocol.RunConfig, adb_servers: list[str],
         return list(local_runners(local_profiles, run, seed))
     from dnncost.bench.android import AndroidRunner, connect_clients, discover
 
-    return [AndroidRunner(client, serial, run, benchmark_binary)
+    return [AndroidRunner(client, serial, run, benchmark_binary, reconnect_wait_s)
             for client, serial in discover(connect_clients(adb_servers), device)]
 
 
@@ -43,7 +44,7 @@ def bench(store_path: str | Path, device: str, run: protocol.RunConfig,
           options: SweepOptions, network_names: list[str] | None = None,
           adb_servers: list[str] | None = None, benchmark_binary: str | None = None,
           local_profiles: str = "t1", signature: str | None = None,
-          show_progress: bool = True) -> BenchReport:
+          show_progress: bool = True, reconnect_wait_s: float = 10.0) -> BenchReport:
     """Measure every pending network of the store on the chosen devices."""
     with Store(store_path, create=False) as store:
         networks = store.networks(network_names)
@@ -55,7 +56,7 @@ def bench(store_path: str | Path, device: str, run: protocol.RunConfig,
         raise InputError(f"no network in {store_path} has a {run.file_format} file: "
                          "generate them with that precision or pass --precision")
     runners = make_runners(device, run, adb_servers or [], benchmark_binary, local_profiles,
-                           options.seed)
+                           options.seed, reconnect_wait_s)
     summaries = run_farm(store_path, runners, networks, options,
                          parallel=device != "local", show_progress=show_progress)
     next_command = None

@@ -107,3 +107,103 @@ def test_push_failure_and_connection_drop(store_path, adb_server, emulated_devic
     assert re.match(r"push of tiny\d+\.int8\.tflite to .* failed", failed.error)
     assert "free space" in failed.error
     assert run_bench(store_path, adb_server, dev.serial).summaries[0].done == 1
+
+
+def test_two_devices_in_parallel_one_disappears_then_resumes(store_path, adb_server,
+                                                             emulated_device):
+    pixel, galaxy = emulated_device(profile="pixel4"), emulated_device(profile="galaxy_j5")
+    galaxy.inject("drop", after_commands=1, reconnect=False, delay_s=0.3)
+    report = run_bench(store_path, adb_server, f"{pixel.serial},{galaxy.serial}",
+                       reconnect_wait_s=1)
+    by_serial = {s.device_id.rsplit("_", 2)[-2] + ":" + s.device_id.rsplit("_", 1)[-1]: s
+                 for s in report.summaries}
+    assert (by_serial[pixel.serial].done, by_serial[pixel.serial].status) == (3, "ok")
+    gone = by_serial[galaxy.serial]
+    assert gone.status.startswith("gone: device") and (gone.done, gone.pending) == (1, 2)
+    with Store(store_path) as store:
+        devices = {d.id: d for d in store.devices()}
+        assert devices[gone.device_id].abi == "armeabi-v7a"
+        assert len(store.measurements(gone.device_id)) == 1  # the dropped run left no row
+    galaxy.connect()
+    rerun = run_bench(store_path, adb_server, f"{pixel.serial},{galaxy.serial}")
+    assert sorted((s.done, s.skipped) for s in rerun.summaries) == [(0, 3), (2, 1)]
+    with Store(store_path) as store:
+        assert store.count("measurements") == 6
+        assert all(m.ok for m in store.measurements())
+
+
+def test_hot_device_waits_for_cool_down_and_records_temperature(store_path, adb_server,
+                                                                emulated_device):
+    import threading
+    import time
+
+    dev = emulated_device(profile="pixel4")
+    dev.set_temperature(90.0)
+    threading.Timer(1.5, dev.set_temperature, args=(41.0,)).start()
+    options = SweepOptions(seed=1, canary_every=0, max_temp_c=80.0, max_temp_wait_s=30)
+    started = time.monotonic()
+    run_bench(store_path, adb_server, dev.serial, options=options,
+              network_names=["tiny04"])
+    assert time.monotonic() - started >= 1.5
+    with Store(store_path) as store:
+        (row,) = store.measurements()
+    assert row.ok and row.temperature_c == 41.0
+
+
+def test_killed_driver_loses_at_most_the_run_in_flight(store_path, adb_server, emulated_device):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    dev = emulated_device(profile="pixel4")
+    command = [sys.executable, "-m", "dnncost", "-q", "bench", "--device", dev.serial,
+               "--adb", f"{adb_server.host}:{adb_server.port}", "--store", str(store_path),
+               "--benchmark-binary", str(standin()), "--runs", "3", "--warmup-runs", "1",
+               "--canary-every", "0"]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with Store(store_path) as store:
+                if store.count("measurements") >= 1:
+                    break
+            time.sleep(0.05)
+        os.kill(driver.pid, signal.SIGKILL)
+    finally:
+        driver.wait(10)
+    with Store(store_path) as store:
+        kept = {m.network_id: m for m in store.measurements()}
+    assert 1 <= len(kept) < 3 and all(m.ok for m in kept.values())
+    runs_before = len(graph_runs(dev))
+    report = run_bench(store_path, adb_server, dev.serial)
+    assert (report.summaries[0].done, report.summaries[0].skipped) == (3 - len(kept), len(kept))
+    assert len(graph_runs(dev)) == runs_before + 3 - len(kept)
+    with Store(store_path) as store:
+        assert store.count("measurements") == 3
+        assert all(kept[m.network_id] == m for m in store.measurements() if m.network_id in kept)
+
+
+def test_cli_signature_set_on_all_devices(store_path, adb_server, emulated_device, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from dnncost.cli import cli
+
+    dev = emulated_device(profile="galaxy_j5")
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "signature.json").write_text(json.dumps({"networks": [{"name": "tiny08"}]}))
+    result = CliRunner().invoke(cli, [
+        "-q", "bench", "--device", "all", "--adb", f"{adb_server.host}:{adb_server.port}",
+        "--store", str(store_path), "--benchmark-binary", str(standin()), "--runs", "3",
+        "--warmup-runs", "1", "--drift-cooldown", "0", "--signature", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    with Store(store_path) as store:
+        (device,) = store.devices()
+        (row,) = store.measurements()
+        assert store.networks(["tiny08"])[0].id == row.network_id
+    assert row.ok and device.serial == dev.serial
+    assert f"dnncost adapt {model_dir} --device {device.id} --store {store_path}" in result.output

@@ -44,13 +44,16 @@ from dnncost.cli.common import echo, quiet, store_option
               help="signature.json or MODEL_DIR: measure only that signature set.")
 @click.option("--local-profile", "local_profiles", default="t1", show_default=True,
               help="With --device local: tN or tN-xnnpack names, e.g. t1,t1-xnnpack,t2-xnnpack.")
+@click.option("--reconnect-wait", "reconnect_wait_s", type=float, default=10.0,
+              show_default=True, help="Seconds a vanished device gets to come back.")
 @store_option
 def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
           benchmark_binary: str | None, precision: str, delegate: str, threads: int,
           core_mask: str, warmup_runs: int, runs: int, timeout_s: float, seed: int,
           canary_every: int, drift_tolerance: float, drift_cooldown_s: float,
           max_temp_c: float | None, max_temp_wait_s: float, cooldown_s: float,
-          signature: str | None, local_profiles: str, store_path: str) -> None:
+          signature: str | None, local_profiles: str, reconnect_wait_s: float,
+          store_path: str) -> None:
     """Measure every network not yet measured on the device(s), resumably.
 
     \b
@@ -75,10 +78,11 @@ def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
                            cooldown_s=cooldown_s)
     names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
     report = run_bench(store_path, device, run, options, names, list(adb_servers),
-                       benchmark_binary, local_profiles, signature, show_progress=not quiet())
+                       benchmark_binary, local_profiles, signature, show_progress=not quiet(),
+                       reconnect_wait_s=reconnect_wait_s)
     echo(format_summary(report.summaries))
     if report.next_command:
-        echo(f"next: {report.next_command}")
+        click.echo(f"next: {report.next_command}")
     if report.gone:
         raise DeviceError(
             f"{len(report.gone)} device(s) did not finish "
