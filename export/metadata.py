@@ -77,7 +77,26 @@ def feature_descriptions(feature_set: str, names: tuple[str, ...],
         return tuple(str(given.get(n, n)) for n in names)
     if given is not None and len(given) == len(names):
         return tuple(str(d) for d in given)
-    return tuple(f"{n} (feature set {feature_set})" for n in names)
+    return tuple(f"{describe_feature(n)} [{feature_set}]" for n in names)
+
+
+_WORDS = {"macs": "multiply-accumulates", "bytes": "tensor elements read+written",
+          "params": "weights", "total": "over all layers", "count": "number of layers",
+          "conv1x1": "1x1 conv", "convkxk": "kxk conv", "dwconv": "depthwise conv",
+          "fc": "fully connected", "act": "activation", "add": "add", "mul": "multiply",
+          "pool": "pool", "stride2": "in stride-2 conv layers", "lowres": "at <=14 px",
+          "k3": "with k<=3", "k5plus": "with k>=5", "dw": "depthwise conv",
+          "per": "per", "input": "input", "pixels": "pixels", "max": "largest",
+          "channels": "output channels", "conv": "conv", "layers": "layers (fused "
+          "activations counted as rows)"}
+
+
+def describe_feature(name: str) -> str:
+    """A readable description of a feature name such as ``dwconv_log_macs``."""
+    words = name.split("_")
+    log = "log" in words
+    text = " ".join(_WORDS.get(w, w) for w in words if w != "log")
+    return f"log(1 + {text})" if log else text
 
 
 def build_metadata(feature_set: str, feature_names: tuple[str, ...], kind: str,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -14,11 +16,39 @@ from dnncost.export.onnx_export import ExportResult
 FORMATS = ("onnx", "c")
 
 
-def load_exportable(model_dir: str | os.PathLike[str]) -> Any:
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def describe(exportable: Any, info: Mapping[str, Any], device: str | None) -> dict[str, Any]:
+    """The model's metadata completed from the adapt info and the trained model directory:
+    device, signature networks (with latencies where recorded), training metrics."""
+    meta = dict(exportable.metadata)
+    trained_dir = Path(str(info["model_dir"])) if info.get("model_dir") else None
+    manifest = _json(trained_dir / "model.json") if trained_dir else None
+    signature = _json(trained_dir / "signature.json") if trained_dir else None
+    recorded = info.get("signature_latency_ms") or meta.get("signature_latency_ms")
+    if not recorded and signature:
+        recorded = {n["name"]: None for n in signature.get("networks", [])}
+    meta.update({k: v for k, v in {
+        "device": device or meta.get("device") or info.get("device"),
+        "signature_latency_ms": recorded,
+        "training_metrics": meta.get("training_metrics") or (manifest or {}).get("metrics"),
+        "fit_score": info.get("fit_score"), "mode": info.get("mode"),
+        "model": info.get("model")}.items() if v})
+    return meta
+
+
+def load_exportable(model_dir: str | os.PathLike[str], device: str | None = None) -> Any:
     """The ExportableModel of a device model directory written by `dnncost adapt`."""
     from dnncost.learn.model_io import load_device_model
 
-    return load_device_model(model_dir).to_exportable()
+    device_model = load_device_model(model_dir)
+    exportable = device_model.to_exportable()
+    return replace(exportable, metadata=describe(exportable, dict(device_model.info), device))
 
 
 def store_rows(model: Any, store_path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
@@ -64,9 +94,10 @@ def export_model(model: Any, out_path: str | os.PathLike[str], fmt: str,
 
 
 def export_model_dir(model_dir: str | os.PathLike[str], out_path: str, fmt: str | None,
-                     store_path: str | os.PathLike[str]) -> ExportResult:
+                     store_path: str | os.PathLike[str],
+                     device: str | None = None) -> ExportResult:
     """Export a device model directory, checked on every network of the store."""
     fmt = format_of(out_path, fmt)
-    model = load_exportable(model_dir)
+    model = load_exportable(model_dir, device)
     _, rows = store_rows(model, store_path)
     return export_model(model, out_path, fmt, rows)

@@ -108,3 +108,27 @@ def test_export_needs_rows_of_the_right_width(tmp_path):
         export_onnx(tree_model(), tmp_path / "m.onnx", np.zeros((0, N_FEATURES)))
     with pytest.raises(ModelError, match="takes 5 features"):
         export_onnx(tree_model(), tmp_path / "m.onnx", np.zeros((3, 4)))
+
+
+def test_learns_lstm_module_exports_with_dynamic_batch(tmp_path):
+    from dnncost.gen.layers import layer_table
+    from dnncost.gen.spaces import sample_specs
+    from dnncost.learn.exportable import ExportableModel
+    from dnncost.learn.features import SEQUENCE_NAMES, SEQUENCE_SET, sequence_matrix
+    from dnncost.learn.lstm import _module_class
+
+    import torch
+
+    torch.manual_seed(0)
+    module = _module_class()(len(SEQUENCE_NAMES), 3, 8).eval()
+    module.device_vector.copy_(torch.tensor([0.5, -0.2, 0.1]))
+    max_layers = 40
+    rows = sequence_matrix([layer_table(s) for s in sample_specs("mobileopt", 12, 0)],
+                           max_layers)  # networks of different lengths, zero-padded
+    names = tuple(f"l{i}_{n}" for i in range(max_layers) for n in SEQUENCE_NAMES)
+    model = ExportableModel(SEQUENCE_SET, names, module=module,
+                            metadata={"max_layers": max_layers, "device_dim": 3})
+    result = export_onnx(model, tmp_path / "lstm.onnx", rows)
+    assert result.kind == "neural" and result.max_relative_error <= 1e-4
+    out = _run(tmp_path / "lstm.onnx", rows[3:8])
+    assert relative_error(out, model.predict_ms(rows[3:8])) <= 1e-4

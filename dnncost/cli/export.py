@@ -14,8 +14,11 @@ from dnncost.cli.common import echo, store_option
 @click.option("--format", "fmt", type=click.Choice(["onnx", "c"]), default=None,
               help="onnx (default) or c (a data file for android_native/); "
                    "default from the -o suffix.")
+@click.option("--device", default=None,
+              help="Name of the device the model was adapted to, for the metadata.")
 @store_option
-def export_cmd(model_dir: str, out_path: str, fmt: str | None, store_path: str) -> None:
+def export_cmd(model_dir: str, out_path: str, fmt: str | None, device: str | None,
+               store_path: str) -> None:
     """Write a device model as one self-describing .onnx file (or C source).
 
     The file is written only when its predictions equal the Python model's within
@@ -25,7 +28,7 @@ def export_cmd(model_dir: str, out_path: str, fmt: str | None, store_path: str) 
     """
     from dnncost.export.pipeline import export_model_dir
 
-    result = export_model_dir(model_dir, out_path, fmt, store_path)
+    result = export_model_dir(model_dir, out_path, fmt, store_path, device)
     echo(f"wrote {result.path} ({result.kind}); parity on {result.rows_checked} networks, "
          f"max relative error {result.max_relative_error:.2g}")
 
