@@ -109,8 +109,3 @@ def total_params(layers: list[Layer]) -> int:
     """Weights and biases of all rows."""
     return sum(layer.params or 0 for layer in layers)
 
-
-def output_channels(spec: NetworkSpec) -> int:
-    """Channels of the network's output (the number of classes for a classifier)."""
-    rows = layer_table(spec)
-    return rows[-1].cout or 0

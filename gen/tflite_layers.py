@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from flatbuffers import encode, number_types, packer
 from flatbuffers.table import Table
@@ -129,10 +129,13 @@ def _row(reader: _Reader, code: int, op: Table, inputs: list[list[int]],
     out_h, out_w, cout = _hwc(output)
     out_elements = math.prod(output) if output else 0
     options = reader.subtable(op, _OP_OPTIONS)
-    get: Callable[[int], int] = lambda slot: (  # noqa: E731
-        reader.scalar(options, slot, number_types.Int32Flags) if options else 0)
-    get8: Callable[[int], int] = lambda slot: (  # noqa: E731
-        reader.scalar(options, slot, number_types.Int8Flags) if options else 0)
+
+    def get(slot: int) -> int:  # an int32 field of the operator's options table
+        return reader.scalar(options, slot, number_types.Int32Flags) if options else 0
+
+    def get8(slot: int) -> int:  # a byte (enum) field of the options table
+        return reader.scalar(options, slot, number_types.Int8Flags) if options else 0
+
     base = dict(in_h=in_h, in_w=in_w, out_h=out_h, out_w=out_w, cin=cin, cout=cout)
     if code in (_CONV, _DWCONV):
         pad_slot, stride_slot, act_slot = _OPTION_SLOTS[code]

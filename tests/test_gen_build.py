@@ -152,3 +152,20 @@ def test_torch_build_exports_onnx_that_runs(tmp_path: Path) -> None:
     session = onnxruntime.InferenceSession(str(path))
     image = np.zeros((1, 3, spec.resolution, spec.resolution), np.float32)
     assert session.run(None, {"input": image})[0].shape == (1, 1000)
+
+
+def test_gen_and_layers_commands_on_generated_networks(generated) -> None:
+    from click.testing import CliRunner
+
+    from dnncost.cli import cli
+
+    store_path, out = generated
+    result = CliRunner().invoke(cli, [
+        "gen", "--space", "mobileopt", "--count", "1", "--seed", str(SEED), "--precision",
+        "fp32", "--precision", "int8", "--store", str(store_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "0 converted" in result.stdout and "1 already there" in result.stdout
+    path = _files(store_path)[f"mobileopt-{spec_id(sample_specs('mobileopt', 1, SEED)[0])[:8]}"]
+    result = CliRunner().invoke(cli, ["layers", path["tflite-int8"]])
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) == 1 + len(tflite_layer_table(path["tflite-int8"]))
