@@ -26,6 +26,22 @@ _ADB_FAILURES = (adbutils.AdbError, OSError, EOFError, socket.timeout)
 _CPU = "/sys/devices/system/cpu"
 _BATTERY = "/sys/class/power_supply/battery"
 _WATCHED_ZONES = ("cpu", "soc", "tsens", "big", "little", "cluster", "ap")
+_MARK = "__dnncost_tool_starts__"
+
+
+def _split_temperature(result: adbutils.ShellReturn) -> tuple[float | None, str]:
+    """(hottest reading, the tool's output) of a run command prefixed by the zone reads."""
+    stdout = result.stdout if _MARK in (result.stdout or "") else result.output
+    readings, sep, _ = stdout.partition(_MARK + "\n")
+    if not sep:
+        return None, result.output
+    return _hottest(readings), result.output.replace(readings + sep, "", 1)
+
+
+def _hottest(readings: str) -> float | None:
+    """The highest of whitespace-separated thermal readings, in degrees C."""
+    values = [v for v in map(protocol.temperature_c, readings.split()) if v is not None]
+    return max(values) if values else None
 
 
 def connect_clients(servers: list[str]) -> list[adbutils.AdbClient]:
@@ -166,14 +182,12 @@ class AndroidRunner:
         return [(f[0] + "/temp", f[1], f[2]) for f in (line.split() for line in lines)
                 if len(f) == 3]
 
+    def _temperature_command(self) -> str:
+        return ("cat " + " ".join(self._zones) + " 2>/dev/null") if self._zones else "true"
+
     def temperature_c(self) -> float | None:
         """The hottest watched thermal zone now, in degrees C."""
-        if not self._zones:
-            return None
-        readings = [protocol.temperature_c(v) for v in
-                    self._text("cat " + " ".join(self._zones) + " 2>/dev/null").split()]
-        values = [v for v in readings if v is not None]
-        return max(values) if values else None
+        return _hottest(self._text(self._temperature_command()))
 
     # -- setup and runs ------------------------------------------------------------
     def setup(self, abi: str | None) -> dict[str, Any]:
@@ -213,13 +227,16 @@ class AndroidRunner:
             self._remote_models.add(name)
         command = protocol.benchmark_command("benchmark_model", f"models/{name}", self.run,
                                              self._mask)
+        # One round trip: the thermal zones right before the tool starts, then the tool.
+        command = f"{self._temperature_command()}; echo {_MARK}; {command}"
         timed_out = ParsedRun(error=f"benchmark_model timed out after {self.run.timeout_s:g} s")
         try:  # the device's `timeout` kills a hung tool; the socket timeout is a backstop
             result = self.shell(command, timeout_s=self.run.timeout_s + 30)
         except adbutils.AdbTimeout:
             return Outcome(timed_out, None, time.perf_counter() - started)
+        temperature, output = _split_temperature(result)
         if result.returncode in (124, 137):
-            return Outcome(timed_out, result.output, time.perf_counter() - started)
-        return Outcome(parse_output(result.output, result.returncode), result.output,
-                       time.perf_counter() - started)
+            return Outcome(timed_out, output, time.perf_counter() - started, temperature)
+        return Outcome(parse_output(output, result.returncode), output,
+                       time.perf_counter() - started, temperature)
 

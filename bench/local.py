@@ -121,8 +121,10 @@ class LocalRunner:
     def measure(self, network: Network, file: NetworkFile) -> Outcome:
         """Warm-up and timed runs of one model on the pinned cores; errors become rows."""
         started = time.perf_counter()
+        temperature = self.temperature_c()
         try:
-            return Outcome(self._measure(file.path), None, time.perf_counter() - started)
+            return Outcome(self._measure(file.path), None, time.perf_counter() - started,
+                           temperature)
         except Exception as exc:  # a model the interpreter rejects is an error row
             return Outcome(ParsedRun(error=f"interpreter failed on {file.path}: {exc}"), None,
                            time.perf_counter() - started)

@@ -16,11 +16,13 @@ class DeviceGone(DeviceError):
 
 @dataclass(frozen=True)
 class Outcome:
-    """One tool run: what it reported, its raw output, and the host's wall time (s)."""
+    """One tool run: what it reported, its raw output, the host's wall time (s) and the
+    device temperature read right before the tool started (when the runner reads it)."""
 
     parsed: ParsedRun
     raw_output: str | None
     wall_s: float
+    temperature_c: float | None = None
 
 
 class Runner(Protocol):

@@ -139,8 +139,11 @@ class Sweep:
         return median_ms
 
     def _measure(self, network: Network, remeasure: bool = False) -> Measurement:
-        temperature = self._wait_cool()
+        # Without --max-temp the runner reads the temperature along with the run itself.
+        temperature = self._wait_cool() if self.options.max_temp_c is not None else None
         outcome = self.runner.measure(network, file_of(network, self.runner.file_format))
+        if outcome.temperature_c is not None:
+            temperature = outcome.temperature_c
         measurement = Measurement(
             self.summary.device_id, network.id, self.config, **outcome.parsed.fields(),
             temperature_c=temperature, raw_output=outcome.raw_output,
