@@ -120,3 +120,21 @@ def test_bad_inputs_are_refused_with_what_to_do(spec_model, tmp_path):
         **predictor.info.__dict__, "feature_set": "unknown-v9"}), {})
     with pytest.raises(ModelError, match="unknown-v9"):
         other.predict_spec(TINY_SPEC)
+
+
+def test_nas_example_picks_the_largest_network_under_the_budget(spec_model):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "export/examples/nas_random_search.py"
+    spec = importlib.util.spec_from_file_location("nas_random_search", path)
+    nas = importlib.util.module_from_spec(spec)
+    sys.modules["nas_random_search"] = nas  # dataclasses look their module up
+    spec.loader.exec_module(nas)  # type: ignore[union-attr]
+    predictor = Predictor.load(spec_model[1])
+    candidates = [s.to_string() for s in sample_specs("mobileopt", 40, 8)]
+    budget = float(np.median(predictor.predict_specs(candidates)))
+    best, fitting = nas.random_search(predictor, "mobileopt", 40, budget, seed=8)
+    assert 0 < fitting < 40 and best.latency_ms <= budget
+    sizes = [nas.total_macs(layer_table(parse_spec(s))) for s, ms in
+             zip(candidates, predictor.predict_specs(candidates)) if ms <= budget]
+    assert best.macs == max(sizes)
