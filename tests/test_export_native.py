@@ -90,12 +90,12 @@ def test_cli_rejects_a_short_row_naming_the_line(native_build, tmp_path):
 
 def test_java_class_through_jni_equals_onnx(native_build, trees_onnx, tmp_path):
     _need("javac")
+    subprocess.run(["javac", "-Xlint:all", "-Werror", "-d", str(tmp_path / "classes"),
+                    str(NATIVE / "java/org/dnncost/CostModel.java")], check=True)
     _need("java")
     if not (native_build / "libdnncost_jni.so").exists():
         pytest.skip("JNI headers not found by CMake: no libdnncost_jni.so to load")
     _, _, onnx_path = trees_onnx
-    subprocess.run(["javac", "-d", str(tmp_path / "classes"),
-                    str(NATIVE / "java/org/dnncost/CostModel.java")], check=True)
     rows = feature_rows(25, seed=23)
     np.savetxt(tmp_path / "rows.csv", rows, delimiter=",", fmt="%.9g")
     done = subprocess.run(["java", f"-Djava.library.path={native_build}", "-cp",

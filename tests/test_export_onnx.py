@@ -132,3 +132,8 @@ def test_learns_lstm_module_exports_with_dynamic_batch(tmp_path):
     assert result.kind == "neural" and result.max_relative_error <= 1e-4
     out = _run(tmp_path / "lstm.onnx", rows[3:8])
     assert relative_error(out, model.predict_ms(rows[3:8])) <= 1e-4
+    from dnncost.export.runtime import Predictor  # seq-v1 features from specs, max_layers kept
+
+    specs = [s.to_string() for s in sample_specs("mobileopt", 12, 0)]
+    predicted = Predictor.load(tmp_path / "lstm.onnx").predict_specs(specs)
+    assert relative_error(predicted, model.predict_ms(rows)) <= 1e-4
