@@ -102,7 +102,10 @@ class Predictor:
         from dnncost.gen.spec import parse_spec
 
         if self.info.feature_set == spec_features.FAST_FEATURE_SET and spec_features.available():
-            return self.predict_features(spec_features.spec_features(list(specs)))
+            try:
+                return self.predict_features(spec_features.spec_features(list(specs)))
+            except InputError:
+                pass  # e.g. a stage left with 0 pixels: the reference path decides
         cache: dict[str, list[Layer]] = {}
         tables = []
         for text in specs:

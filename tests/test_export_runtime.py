@@ -138,3 +138,11 @@ def test_nas_example_picks_the_largest_network_under_the_budget(spec_model):
     sizes = [nas.total_macs(layer_table(parse_spec(s))) for s, ms in
              zip(candidates, predictor.predict_specs(candidates)) if ms <= budget]
     assert best.macs == max(sizes)
+
+
+def test_spec_the_fast_path_cannot_take_goes_the_reference_way(spec_model):
+    model, path = spec_model
+    spec = "r8 conv_k3_s2_c8 avgpool_k7 conv_k1_s1_c4"  # pooling leaves 0 pixels
+    x = features_matrix([layer_table(parse_spec(spec))])
+    assert Predictor.load(path).predict_spec(spec) == pytest.approx(model.predict_ms(x)[0],
+                                                                    rel=1e-4)
