@@ -1,12 +1,17 @@
 """How many networks per minute `dnncost gen` samples and converts, for fp32 and int8,
 with 1 and 2 worker processes (worker start-up, TensorFlow import included).
 
-Usage: .venv/bin/python benchmarks/gen_throughput.py [--space mobileopt] [--count 4]
+Also prints the CPU seconds the workers spent per network, which other work on a
+shared host does not inflate (wall-clock figures it does: see the load column).
+
+Usage: .venv/bin/python benchmarks/gen_throughput.py [--space mobileopt] [--count 6]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -15,35 +20,44 @@ from dnncost.gen.pipeline import generate
 from dnncost.store import Store
 
 
-def measure(space: str, count: int, seed: int, precision: str, jobs: int) -> float:
-    """Seconds for one fresh `gen` run of ``count`` networks."""
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(space: str, count: int, seed: int, precision: str, jobs: int
+            ) -> tuple[float, float]:
+    """(wall seconds, worker CPU seconds) of one fresh `gen` run of ``count`` networks."""
     with tempfile.TemporaryDirectory() as root:
         with Store(Path(root) / "bench.sqlite") as store:
-            start = time.perf_counter()
+            cpu_before, start = _children_cpu_s(), time.perf_counter()
             summary = generate(store, space, count, seed, (precision,), Path(root) / "models",
                                jobs=jobs)
             elapsed = time.perf_counter() - start
     assert summary.converted == count
-    return elapsed
+    return elapsed, _children_cpu_s() - cpu_before
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default="mobileopt")
-    parser.add_argument("--count", type=int, default=4)
+    parser.add_argument("--count", type=int, default=6)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "int8"])
     args = parser.parse_args()
-    print(f"space={args.space} count={args.count} seed={args.seed}")
-    print(f"{'precision':>9} {'jobs':>4} {'seconds':>8} {'networks/min':>12} {'speedup':>7}")
-    for precision in ("fp32", "int8"):
+    print(f"space={args.space} count={args.count} seed={args.seed} cores={os.cpu_count()} "
+          f"load average={os.getloadavg()[0]:.1f}")
+    print(f"{'precision':>9} {'jobs':>4} {'wall_s':>7} {'networks/min':>12} {'speedup':>7} "
+          f"{'cpu_s/network':>13} {'load':>5}")
+    for precision in args.precisions:
         base = None
         for jobs in args.jobs:
-            seconds = measure(args.space, args.count, args.seed, precision, jobs)
+            seconds, cpu_s = measure(args.space, args.count, args.seed, precision, jobs)
             rate = 60.0 * args.count / seconds
             base = base or rate
-            print(f"{precision:>9} {jobs:>4} {seconds:>8.1f} {rate:>12.2f} {rate / base:>6.2f}x",
-                  flush=True)
+            print(f"{precision:>9} {jobs:>4} {seconds:>7.1f} {rate:>12.2f} {rate / base:>6.2f}x "
+                  f"{cpu_s / args.count:>13.1f} {os.getloadavg()[0]:>5.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, TypeVar
 
-from dnncost.errors import InputError
+from dnncost.errors import InputError, ToolError
 from dnncost.gen.layers import layer_table, total_macs, total_params
 from dnncost.gen.spaces import sample_specs
 from dnncost.gen.spec import NetworkSpec, parse_spec, spec_id
@@ -171,6 +172,10 @@ def generate(store: Store, space: str, count: int, seed: int,
                     written = future.result()
                     files_written += len(written)
                     _register(store, space, spec, out, {**kept, **written})
+            except BrokenProcessPool:
+                raise ToolError("a conversion worker died (out of memory or killed): "
+                                "finished networks are registered; run again, maybe with "
+                                "fewer --jobs") from None
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
