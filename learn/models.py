@@ -172,3 +172,39 @@ class LowRankCostModel(_Base):
                                                "placement": placement.tolist()})
         return DeviceModel(exportable, dict(zip(self.network_names_, known.tolist())),
                            {"placement": placement.tolist()})
+
+
+class HybridCostModel(_Base):
+    """The geometric mean of the low-rank and the collaborative XGBoost models (their
+    errors differ, so the average beats both in the benchmark)."""
+
+    def __init__(self, mode: str = "collaborative", seed: int = 0, n_estimators: int = 300,
+                 rank: int = 3, weight_lowrank: float = 0.5) -> None:
+        super().__init__(mode, seed, n_estimators)
+        self.lowrank = LowRankCostModel(mode, seed, n_estimators, rank)
+        self.xgb = XGBCostModel(mode, seed, n_estimators)
+        self.weight_lowrank = weight_lowrank
+
+    def fit(self, data: LatencyData, signature: Sequence[str] = (),
+            device_weights: np.ndarray | None = None) -> "HybridCostModel":
+        self._remember(data, signature)
+        self.lowrank.fit(data, signature, device_weights)
+        self.xgb.fit(data, signature, device_weights)
+        return self
+
+    def adapt(self, measured: Mapping[str, float], device: Device | None = None) -> DeviceModel:
+        """Both models adapted to the device, mixed with weights summing to 1."""
+        w = self.weight_lowrank
+        low, tree = self.lowrank.adapt(measured), self.xgb.adapt(measured)
+        le, te = low.exportable, tree.exportable
+        terms = tuple(TreeTerm(t.booster, w * t.weight, t.device_vector) for t in le.trees) \
+            + tuple(TreeTerm(t.booster, (1 - w) * t.weight, t.device_vector) for t in te.trees)
+        tree_known = te.predict_log_ms(self.features_)
+        known = {n: w * low.known_log_ms[n] + (1 - w) * float(v)
+                 for n, v in zip(self.network_names_, tree_known)}
+        exportable = ExportableModel(FEATURE_SET, FEATURE_NAMES,
+                                     w * le.bias_log_ms + (1 - w) * te.bias_log_ms, terms,
+                                     metadata={**dict(le.metadata), "model": "hybrid",
+                                               "weight_lowrank": w,
+                                               "booster_inputs": te.metadata["booster_inputs"]})
+        return DeviceModel(exportable, known, dict(low.info))

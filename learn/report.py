@@ -35,7 +35,7 @@ def grid(base: TrainOptions, modes: Iterable[str], models: Iterable[str],
     for mode in modes:
         for model in models:
             if mode != "collaborative":
-                if model != "lowrank":
+                if model not in ("lowrank", "hybrid"):
                     out.append(replace(base, mode=mode, model=model))
                 continue
             out += [replace(base, mode=mode, model=model, sampling=s, k=k)

@@ -14,10 +14,10 @@ import numpy as np
 from dnncost.errors import ModelError
 from dnncost.learn.dataset import LatencyData
 from dnncost.learn.lowrank import Factors, drift_scores, fit_factors
-from dnncost.learn.models import MODES, LowRankCostModel, XGBCostModel
+from dnncost.learn.models import MODES, HybridCostModel, LowRankCostModel, XGBCostModel
 from dnncost.learn.signature import select_signature
 
-MODELS = ("xgb", "lstm", "lowrank")
+MODELS = ("xgb", "lstm", "lowrank", "hybrid")
 DRIFT_THRESHOLD_LOG = 0.25  # rolling-median residual range (log ms) that flags a device
 
 
@@ -32,9 +32,10 @@ class TrainOptions:
     seed: int = 0
     keep_drifting: bool = False
     drift_threshold_log: float = DRIFT_THRESHOLD_LOG
+    drift_weight: float = 0.3  # weight of a flagged device (0 leaves it out)
     n_estimators: int = 300
-    lstm_epochs: int = 60
-    rank: int = 3
+    lstm_epochs: int = 100
+    rank: int = 4
 
 
 @dataclass
@@ -61,6 +62,9 @@ def make_estimator(options: TrainOptions) -> Any:
     if options.model == "lowrank":
         return LowRankCostModel(options.mode, options.seed, options.n_estimators,
                                 rank=options.rank)
+    if options.model == "hybrid":
+        return HybridCostModel(options.mode, options.seed, options.n_estimators,
+                               rank=options.rank)
     if options.model == "lstm":
         from dnncost.learn.lstm import LSTMCostModel
 
@@ -82,7 +86,8 @@ def train(data: LatencyData, options: TrainOptions) -> Trained:
         drift = dict(zip(data.device_ids, np.round(scores, 4).tolist()))
         flagged = [d for d, s in drift.items() if s > options.drift_threshold_log]
         if not options.keep_drifting and len(flagged) < len(data.device_ids) - 1:
-            weights = np.asarray([0.0 if d in flagged else 1.0 for d in data.device_ids])
+            weights = np.asarray([options.drift_weight if d in flagged else 1.0
+                                  for d in data.device_ids])
     signature: list[str] = []
     if options.mode == "collaborative":
         usable = weights > 0

@@ -129,7 +129,8 @@ def test_metrics_of_a_perfect_and_a_biased_prediction() -> None:
 
 @pytest.mark.parametrize("mode,model", [
     ("collaborative", "xgb"), ("combined", "xgb"), ("individual", "xgb"),
-    ("collaborative", "lowrank"), ("collaborative", "lstm"), ("combined", "lstm"),
+    ("collaborative", "lowrank"), ("collaborative", "hybrid"), ("collaborative", "lstm"),
+    ("combined", "lstm"),
     ("individual", "lstm")])
 def test_each_mode_and_model_trains_adapts_and_exports(small: LatencyData, tmp_path,
                                                        mode: str, model: str) -> None:

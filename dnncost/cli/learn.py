@@ -16,7 +16,7 @@ import click
 from dnncost.cli.common import echo, open_store, store_option
 
 _MODES = ("individual", "combined", "collaborative")
-_MODELS = ("xgb", "lstm", "lowrank")
+_MODELS = ("xgb", "lstm", "lowrank", "hybrid")
 _SAMPLINGS = ("random", "mutual_info", "spearmanCorr", "statistical", "d_optimal")
 
 
@@ -32,7 +32,7 @@ _SAMPLINGS = ("random", "mutual_info", "spearmanCorr", "statistical", "d_optimal
 @click.option("--name", help="Run name: writes models/NAME when -o is not given.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--keep-drifting", is_flag=True, help="Keep devices flagged as drifting.")
-@click.option("--lstm-epochs", type=click.IntRange(1), default=150, show_default=True)
+@click.option("--lstm-epochs", type=click.IntRange(1), default=100, show_default=True)
 @store_option
 def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
           name: str | None, seed: int, keep_drifting: bool, lstm_epochs: int,
@@ -68,7 +68,7 @@ def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
 @click.option("--regime", "regimes", multiple=True, type=click.Choice(("seen", "unseen")))
 @click.option("--folds", type=click.IntRange(2), default=5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--lstm-epochs", type=click.IntRange(1), default=150, show_default=True)
+@click.option("--lstm-epochs", type=click.IntRange(1), default=100, show_default=True)
 @click.option("-o", "--out", "out_dir", type=click.Path(), default="reports/evaluation",
               show_default=True)
 @store_option
@@ -85,7 +85,7 @@ def evaluate(modes: tuple[str, ...], models: tuple[str, ...], samplings: tuple[s
     from dnncost.learn.training import TrainOptions
 
     configs = grid(TrainOptions(seed=seed, lstm_epochs=lstm_epochs), modes or _MODES,
-                   models or ("xgb", "lowrank"), samplings or _SAMPLINGS, ks or (5, 10, 20))
+                   models or ("xgb", "lowrank", "hybrid"), samplings or _SAMPLINGS, ks or (5, 10, 20))
     with open_store(store_path) as store:
         data = load_dataset(store)
     results = run_grid(data, configs, regimes or ("seen", "unseen"), folds, seed)
