@@ -130,6 +130,19 @@ def test_light_modules_import_neither_tensorflow_nor_torch() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_one_module_imports_tensorflow_and_one_imports_torch() -> None:
+    gen_dir = Path(__file__).resolve().parents[1] / "gen"
+    users: dict[str, list[str]] = {"tensorflow": [], "torch": []}
+    for path in sorted(gen_dir.glob("*.py")):
+        text = path.read_text()
+        for package, needles in (("tensorflow", ("import tensorflow", "import keras",
+                                                 "from keras")),
+                                 ("torch", ("import torch", "from torch"))):
+            if any(needle in text for needle in needles):
+                users[package].append(path.name)
+    assert users == {"tensorflow": ["tf_build.py"], "torch": ["torch_build.py"]}
+
+
 def test_feature_extractor_rejects_non_tflite_files(tmp_path: Path) -> None:
     junk = tmp_path / "junk.tflite"
     junk.write_bytes(b"\x10\x00\x00\x00TFL3" + bytes(range(256)) * 3)
@@ -220,3 +233,14 @@ def test_mobileopt_space_contains_the_papers_random_networks(iiswc_dir: Path) ->
                 cin = block.cout
         heads, hidden_fc = MOBILEOPT_HEAD[size]
         assert spec.stages[-4].cout in heads and spec.stages[-2].cout in hidden_fc
+
+
+def test_model_files_are_written_atomically(tmp_path: Path) -> None:
+    from dnncost.gen.pipeline import _atomic_write
+
+    target = tmp_path / "net.int8.tflite"
+    _atomic_write(target, b"old model")
+    with pytest.raises(TypeError):
+        _atomic_write(target, "not bytes: the write fails halfway")  # type: ignore[arg-type]
+    assert target.read_bytes() == b"old model"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temp file left

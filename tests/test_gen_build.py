@@ -4,6 +4,7 @@ interpreter, torchprofile, ONNX. Converts each network once per session."""
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,12 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """One network of each space, fp32 and int8, generated into a fresh store."""
     root = tmp_path_factory.mktemp("gen")
     store_path, out = root / "gen.sqlite", root / "models"
+    tensorflow_loaded = "tensorflow" in sys.modules
     with Store(store_path) as store:
         for space in SPACES:
             summary = generate(store, space, 1, SEED, ("fp32", "int8"), out, jobs=1)
             assert (summary.networks, summary.converted, summary.files_written) == (1, 1, 2)
+    assert tensorflow_loaded or "tensorflow" not in sys.modules  # converted in workers only
     return store_path, out
 
 
