@@ -19,7 +19,9 @@ Sampler = Callable[[random.Random], NetworkSpec]
 # ---- mobileopt: the IISWC 2020 paper's MobileGen space ---------------------------
 # Read off the paper's 100 random networks (onnxEmbeddings.csv, Properties.csv):
 # per size class, the resolutions of the stages after the first block, the blocks per
-# stage, the output channels each block picks from (at width 1.0), and the head.
+# stage, the output channels each block picks from (at width 1.0), and the head. As in
+# those networks, ReLU follows every expand and depthwise convolution, while the stem,
+# the head and the classifier convolutions have none (tests check all 100 fit).
 MOBILEOPT_MACS = (40_000_000, 400_000_000)
 MOBILEOPT_STAGES: dict[str, tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]] = {
     # (blocks per stage choices, channel choices), one entry per stride-2 stage
