@@ -12,6 +12,7 @@ IISWC_DIR ?= ../shared/datasets/iiswc2020
 SPACE     ?= mobileopt
 COUNT     ?= 100
 SEED      ?= 42
+MODELS    ?= data/models
 PRECISION ?= int8
 DEVICE    ?= local
 MODE      ?= collaborative
@@ -22,7 +23,7 @@ MODEL_DIR ?= models/$(MODE)-$(MODEL)
 DEVICE_MODEL_DIR ?= models/device
 ONNX      ?= model.onnx
 
-.PHONY: install test clean gen bench train evaluate export import-iiswc
+.PHONY: install test clean gen bench train evaluate export import-iiswc node-deps system-deps
 
 install: $(STAMP)
 
@@ -32,11 +33,17 @@ $(STAMP): setup.cfg constraints.txt pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[all,test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# Debian's Chromium for the report's browser test (skipped, with a reason, without it).
+system-deps:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "chromium not installed: the report's browser test will be skipped"
+
+test: $(STAMP) system-deps
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 gen: $(STAMP)
-	$(DNNCOST) gen --space $(SPACE) --count $(COUNT) --seed $(SEED) --precision $(PRECISION) --store $(STORE)
+	$(DNNCOST) gen --space $(SPACE) --count $(COUNT) --seed $(SEED) --precision $(PRECISION) --store $(STORE) --out $(MODELS)
 
 bench: $(STAMP)
 	$(DNNCOST) bench --device $(DEVICE) --precision $(PRECISION) --store $(STORE)
@@ -51,7 +58,12 @@ evaluate: $(STAMP)
 	$(DNNCOST) evaluate --mode $(MODE) --model $(MODEL) --sampling $(SAMPLING) --signature-size $(K) --store $(STORE)
 
 export: $(STAMP)
-	$(DNNCOST) export $(DEVICE_MODEL_DIR) -o $(ONNX)
+	$(DNNCOST) export $(DEVICE_MODEL_DIR) -o $(ONNX) --store $(STORE)
+
+# The Node.js parity test's onnxruntime-node (its CPU binary ships in the npm package;
+# the skip stops its install script from reaching outside the npm registry).
+node-deps:
+	if command -v npm >/dev/null; then cd tests/node && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --silent; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
