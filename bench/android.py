@@ -65,7 +65,8 @@ def connect_clients(servers: list[str]) -> list[adbutils.AdbClient]:
     return clients
 
 
-def discover(clients: list[adbutils.AdbClient], wanted: str) -> list[tuple[adbutils.AdbClient, str]]:
+def discover(clients: list[adbutils.AdbClient],
+             wanted: str) -> list[tuple[adbutils.AdbClient, str]]:
     """(client, serial) for ``wanted``: a serial, a comma list, or ``all`` online devices."""
     online: dict[str, adbutils.AdbClient] = {}
     for client in clients:
@@ -151,8 +152,9 @@ class AndroidRunner:
                       for f in (line.split() for line in cpu_lines) if len(f) == 3)
         max_freq = tuple(freq for _, freq, _ in cpus)
         zones = self._thermal_zones()
-        self._zones = [path for path, kind, _ in zones
-                       if any(w in kind.lower() for w in _WATCHED_ZONES)] or [p for p, _, _ in zones]
+        watched = [path for path, kind, _ in zones
+                   if any(word in kind.lower() for word in _WATCHED_ZONES)]
+        self._zones = watched or [path for path, _, _ in zones]
         self._mask = protocol.pin_mask(self.run, max_freq)
         battery = self._text(f"cat {_BATTERY}/capacity {_BATTERY}/temp 2>/dev/null").split()
         model = props.get("ro.product.model") or self.serial

@@ -51,13 +51,18 @@ def resolve_binary(abi: str, explicit: str | None = None, base_url: str | None =
     if cached.is_file():
         return cached
     url = (base_url or os.environ.get("DNNCOST_BENCHMARK_URL") or NIGHTLY_URL) + name
+    partial: str | None = None
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
             with tempfile.NamedTemporaryFile(dir=cached.parent, delete=False) as handle:
+                partial = handle.name
                 shutil.copyfileobj(response, handle)
-        os.replace(handle.name, cached)
+        os.chmod(partial, 0o755)
+        os.replace(partial, cached)
     except (urllib.error.URLError, OSError, ValueError) as exc:
+        if partial and os.path.exists(partial):
+            os.unlink(partial)
         reason = getattr(exc, "reason", None) or exc
         raise ToolError(
             f"benchmark_model for {abi} is not cached and cannot be downloaded ({reason}): "

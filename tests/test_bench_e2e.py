@@ -97,9 +97,10 @@ def test_tool_failures_become_error_rows_and_a_rerun_completes(store_path, adb_s
 def test_push_failure_and_connection_drop(store_path, adb_server, emulated_device):
     dev = emulated_device(profile="pixel4")
     dev.inject("disk_full", match="/models/")
+    dev.inject("hang", seconds=5)  # keeps the run going until the drop hits it
     dev.inject("drop", delay_s=0.2)  # reconnects: the run is retried once
     report = run_bench(store_path, adb_server, dev.serial)
-    assert sorted(dev.fired) == ["disk_full", "drop"]
+    assert sorted(dev.fired) == ["disk_full", "drop", "hang"]
     summary = report.summaries[0]
     assert (summary.done, summary.failed, summary.status) == (2, 1, "ok")
     with Store(store_path) as store:
@@ -112,7 +113,8 @@ def test_push_failure_and_connection_drop(store_path, adb_server, emulated_devic
 def test_two_devices_in_parallel_one_disappears_then_resumes(store_path, adb_server,
                                                              emulated_device):
     pixel, galaxy = emulated_device(profile="pixel4"), emulated_device(profile="galaxy_j5")
-    galaxy.inject("drop", after_commands=1, reconnect=False, delay_s=0.3)
+    galaxy.inject("hang", after_commands=1, seconds=10)  # the 2nd run is in flight ...
+    galaxy.inject("drop", after_commands=1, reconnect=False, delay_s=0.3)  # ... when it drops
     report = run_bench(store_path, adb_server, f"{pixel.serial},{galaxy.serial}",
                        reconnect_wait_s=1)
     by_serial = {s.device_id.rsplit("_", 2)[-2] + ":" + s.device_id.rsplit("_", 1)[-1]: s
@@ -207,3 +209,23 @@ def test_cli_signature_set_on_all_devices(store_path, adb_server, emulated_devic
         assert store.networks(["tiny08"])[0].id == row.network_id
     assert row.ok and device.serial == dev.serial
     assert f"dnncost adapt {model_dir} --device {device.id} --store {store_path}" in result.output
+
+
+def test_cli_errors_name_the_device_or_server(store_path, adb_server):
+    import socket
+
+    from click.testing import CliRunner
+
+    from dnncost.cli import cli
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    runner = CliRunner()
+    unknown = runner.invoke(cli, ["bench", "--device", "NOPE123", "--store", str(store_path),
+                                  "--adb", f"{adb_server.host}:{adb_server.port}"])
+    assert unknown.exit_code == 2 and "device(s) NOPE123 not attached" in unknown.output
+    down = runner.invoke(cli, ["bench", "--device", "all", "--store", str(store_path),
+                               "--adb", f"127.0.0.1:{closed}"])
+    assert down.exit_code == 2 and f"adb server 127.0.0.1:{closed} is not reachable" \
+        in down.output

@@ -18,11 +18,12 @@ from dnncost.cli.common import echo, quiet, store_option
 @click.option("--precision", type=click.Choice(["int8", "fp32"]), default="int8",
               show_default=True, help="Which network file to run.")
 @click.option("--delegate", type=click.Choice(["cpu", "xnnpack", "gpu", "nnapi"]),
-              default="cpu", show_default=True)
-@click.option("--threads", type=int, default=1, show_default=True)
+              default="cpu", show_default=True, help="cpu: builtin kernels, no delegate.")
+@click.option("--threads", type=int, default=1, show_default=True, help="--num_threads.")
 @click.option("--core-mask", default="big", show_default=True,
               help="`big` (fastest cores, one per thread), `all` (no pinning) or a hex mask.")
-@click.option("--warmup-runs", type=int, default=5, show_default=True)
+@click.option("--warmup-runs", type=int, default=5, show_default=True,
+              help="Untimed runs first.")
 @click.option("--runs", type=int, default=30, show_default=True, help="Timed runs.")
 @click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True,
               help="Seconds before a hung run becomes an error row.")
@@ -32,8 +33,8 @@ from dnncost.cli.common import echo, quiet, store_option
               help="Re-measure a canary network every N networks (0: off).")
 @click.option("--drift-tolerance", type=float, default=0.05, show_default=True,
               help="Canary change (fraction) that triggers cool-down and re-measurement.")
-@click.option("--drift-cooldown", "drift_cooldown_s", type=float, default=60.0,
-              show_default=True, help="Seconds to rest after a drift.")
+@click.option("--drift-cooldown", "drift_cooldown_s", type=float,
+              help="Seconds to rest after a drift (default 60; 0 with --device local).")
 @click.option("--max-temp", "max_temp_c", type=float,
               help="Wait before a run while the device is hotter (degrees C).")
 @click.option("--max-temp-wait", "max_temp_wait_s", type=float, default=300.0,
@@ -50,7 +51,7 @@ from dnncost.cli.common import echo, quiet, store_option
 def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
           benchmark_binary: str | None, precision: str, delegate: str, threads: int,
           core_mask: str, warmup_runs: int, runs: int, timeout_s: float, seed: int,
-          canary_every: int, drift_tolerance: float, drift_cooldown_s: float,
+          canary_every: int, drift_tolerance: float, drift_cooldown_s: float | None,
           max_temp_c: float | None, max_temp_wait_s: float, cooldown_s: float,
           signature: str | None, local_profiles: str, reconnect_wait_s: float,
           store_path: str) -> None:
@@ -72,6 +73,8 @@ def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
     run = RunConfig(threads=threads, core_mask=core_mask, delegate=delegate,
                     precision=precision, warmup_runs=warmup_runs, runs=runs,
                     timeout_s=timeout_s)
+    if drift_cooldown_s is None:
+        drift_cooldown_s = 0.0 if device == "local" else 60.0
     options = SweepOptions(seed=seed, canary_every=canary_every,
                            drift_tolerance=drift_tolerance, drift_cooldown_s=drift_cooldown_s,
                            max_temp_c=max_temp_c, max_temp_wait_s=max_temp_wait_s,
