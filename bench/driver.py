@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dnncost.bench import protocol
@@ -16,10 +16,12 @@ from dnncost.store import Store
 
 @dataclass(frozen=True)
 class BenchReport:
-    """Per-device summaries and, for a signature run, the command to run next."""
+    """Per-device summaries; for a signature run, each finished device's (network name,
+    median_ms) rows and the model directory to adapt."""
 
     summaries: list[DeviceSummary]
-    next_command: str | None = None
+    signature_rows: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    model_dir: str | None = None
 
     @property
     def gone(self) -> list[DeviceSummary]:
@@ -59,10 +61,15 @@ def bench(store_path: str | Path, device: str, run: protocol.RunConfig,
                            options.seed, reconnect_wait_s)
     summaries = run_farm(store_path, runners, networks, options,
                          parallel=device != "local", show_progress=show_progress)
-    next_command = None
-    if signature:
-        model_dir = signature_file(signature).parent
-        next_command = " ; ".join(
-            f"dnncost adapt {model_dir} --device {s.device_id} --store {store_path}"
-            for s in summaries if s.status == "ok")
-    return BenchReport(summaries, next_command or None)
+    if not signature:
+        return BenchReport(summaries)
+    names = {n.id: n.name for n in networks}
+    rows: dict[str, list[tuple[str, float]]] = {}
+    with Store(store_path, create=False) as store:
+        for summary in summaries:
+            if summary.status == "ok" and summary.config_hash:
+                rows[summary.device_id] = sorted(
+                    (names[m.network_id], m.median_ms)
+                    for m in store.measurements(summary.device_id, summary.config_hash)
+                    if m.ok and m.network_id in names and m.median_ms is not None)
+    return BenchReport(summaries, rows, str(signature_file(signature).parent))

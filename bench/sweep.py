@@ -44,6 +44,7 @@ class DeviceSummary:
     pending: int = 0
     seconds: float = 0.0
     status: str = "ok"
+    config_hash: str | None = None
     canaries_ms: list[float] = field(default_factory=list)
 
 
@@ -96,6 +97,7 @@ class Sweep:
         self.summary.device_id = device.id
         self.store.put_device(device)
         self.config = self.runner.setup(device.abi)
+        self.summary.config_hash = config_hash(self.config)
         todo = self.pending()
         self.summary.skipped = len(self.networks) - len(todo)
         self.summary.pending = len(todo)

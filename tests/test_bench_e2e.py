@@ -208,7 +208,11 @@ def test_cli_signature_set_on_all_devices(store_path, adb_server, emulated_devic
         (row,) = store.measurements()
         assert store.networks(["tiny08"])[0].id == row.network_id
     assert row.ok and device.serial == dev.serial
-    assert f"dnncost adapt {model_dir} --device {device.id} --store {store_path}" in result.output
+    csv_path = store_path.parent / f"signature-{device.id}.csv"
+    assert csv_path.read_text().splitlines() == ["network,latency_ms",
+                                                 f"tiny08,{row.median_ms}"]
+    assert f"next: dnncost adapt {model_dir} --measurements {csv_path} -o {model_dir}-" \
+        f"{device.id} --device {device.id}" in result.output
 
 
 def test_cli_errors_name_the_device_or_server(store_path, adb_server):

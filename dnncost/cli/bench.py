@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import click
 
 from dnncost.cli.common import echo, quiet, store_option
@@ -84,8 +87,14 @@ def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
                        benchmark_binary, local_profiles, signature, show_progress=not quiet(),
                        reconnect_wait_s=reconnect_wait_s)
     echo(format_summary(report.summaries))
-    if report.next_command:
-        click.echo(f"next: {report.next_command}")
+    for device_id, rows in report.signature_rows.items():
+        csv_path = Path(store_path).parent / f"signature-{device_id}.csv"
+        with csv_path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["network", "latency_ms"])
+            writer.writerows(rows)
+        click.echo(f"next: dnncost adapt {report.model_dir} --measurements {csv_path} "
+                   f"-o {report.model_dir}-{device_id} --device {device_id}")
     if report.gone:
         raise DeviceError(
             f"{len(report.gone)} device(s) did not finish "
