@@ -73,25 +73,29 @@ def test_one_device_rows_match_what_the_tool_printed(store_path, adb_server, emu
     assert dev.pushes == pushes and len(graph_runs(dev)) == 3
 
 
-def test_tool_failures_become_error_rows_and_a_rerun_completes(store_path, adb_server,
-                                                               emulated_device):
+def test_tool_failures_become_error_rows_and_a_rerun_completes(tmp_path_factory, tmp_path,
+                                                               adb_server, emulated_device):
+    store_path = tiny_network_store(tmp_path_factory, tmp_path / "store.sqlite", count=4)
     dev = emulated_device(profile="pixel4")
     dev.inject("fail")
     dev.inject("garbage", after_commands=1, seed=3)
     dev.inject("hang", after_commands=2, seconds=60)
+    dev.inject("fail", after_commands=3, message="Failed to apply GPU delegate.")
     run = RunConfig(warmup_runs=1, runs=3, timeout_s=4)
     report = run_bench(store_path, adb_server, dev.serial, run=run)
-    assert sorted(dev.fired) == ["fail", "garbage", "hang"]
-    assert [(s.done, s.failed, s.status) for s in report.summaries] == [(0, 3, "ok")]
+    assert sorted(dev.fired) == ["fail", "fail", "garbage", "hang"]
+    assert [(s.done, s.failed, s.status) for s in report.summaries] == [(0, 4, "ok")]
     with Store(store_path) as store:
-        errors = sorted(m.error for m in store.measurements())
-    assert errors[0].startswith("benchmark_model failed (exit status 1)")
-    assert errors[1] == "benchmark_model timed out after 4 s"
-    assert errors[2].startswith("unrecognized benchmark_model output")
+        rows = sorted(store.measurements(), key=lambda m: m.error)
+    assert rows[0].error.startswith("benchmark_model failed (exit status 1): Failed to alloc")
+    assert rows[1].error == "benchmark_model timed out after 4 s"
+    assert rows[2].error == "delegate failure: Failed to apply GPU delegate."
+    assert rows[3].error.startswith("unrecognized benchmark_model output")
+    assert "ERROR: Benchmarking failed." in rows[0].raw_output  # kept for later diagnosis
     rerun = run_bench(store_path, adb_server, dev.serial, run=run)
-    assert (rerun.summaries[0].done, rerun.summaries[0].failed) == (3, 0)
+    assert (rerun.summaries[0].done, rerun.summaries[0].failed) == (4, 0)
     with Store(store_path) as store:
-        assert all(m.ok for m in store.measurements()) and store.count("measurements") == 3
+        assert all(m.ok for m in store.measurements()) and store.count("measurements") == 4
 
 
 def test_push_failure_and_connection_drop(store_path, adb_server, emulated_device):
@@ -233,3 +237,21 @@ def test_cli_errors_name_the_device_or_server(store_path, adb_server):
                                "--adb", f"127.0.0.1:{closed}"])
     assert down.exit_code == 2 and f"adb server 127.0.0.1:{closed} is not reachable" \
         in down.output
+
+
+def test_farm_spread_over_two_adb_servers(store_path, adb_server, emulated_device, tmp_path):
+    from emulator.fixtures import running_adb_server, start_device
+
+    here = emulated_device(profile="pixel4")
+    with running_adb_server() as elsewhere:
+        there = start_device(elsewhere, tmp_path / "there", "galaxy_j5")
+        try:
+            report = bench(store_path, "all", RUN, OPTIONS, show_progress=False,
+                           adb_servers=[f"{s.host}:{s.port}" for s in (adb_server, elsewhere)],
+                           benchmark_binary=str(standin()))
+        finally:
+            there.stop()
+    assert sorted((s.done, s.status) for s in report.summaries) == [(3, "ok"), (3, "ok")]
+    with Store(store_path) as store:
+        assert sorted(d.serial for d in store.devices()) == sorted([here.serial, there.serial])
+    assert len(graph_runs(here)) == len(graph_runs(there)) == 3
