@@ -12,7 +12,7 @@ from typing import Sequence
 
 from dnncost.bench.runner import Runner
 from dnncost.bench.sweep import DeviceSummary, Sweep, SweepOptions
-from dnncost.records import Network
+from dnncost.records import Measurement, Network
 from dnncost.store import Store
 
 
@@ -28,7 +28,7 @@ def _worker(store_path: Path, runner: Runner, networks: list[Network], options: 
         bar.set_description(sweep.summary.device_id)
         bar.reset(total=total)
 
-    def finished(measurement) -> None:  # type: ignore[no-untyped-def]
+    def finished(measurement: Measurement) -> None:
         bar.update(1)
         bar.set_postfix(failed=sweep.summary.failed, refresh=False)
 

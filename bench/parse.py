@@ -59,7 +59,8 @@ def clean_lines(text: str) -> list[str]:
     return [_PREFIX.sub("", line.strip()) for line in text.splitlines()]
 
 
-def _stat_lines(lines: list[str]) -> list[dict[str, float]]:
+def stat_lines(lines: list[str]) -> list[dict[str, float]]:
+    """Every ``count=.. avg=..`` statistics line (warm-up, then timed runs), microseconds."""
     stats = []
     for line in lines:
         if not line.startswith("count="):
@@ -105,7 +106,7 @@ def _peak_memory_mb(lines: list[str]) -> float | None:
 
 
 def _classic(lines: list[str]) -> ParsedRun | None:
-    stats = _stat_lines(lines)
+    stats = stat_lines(lines)
     if not stats:
         return None
     timed = stats[-1]

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from dnncost.bench.local import LocalRunner
-from dnncost.bench.parse import _stat_lines, clean_lines, parse_output
+from dnncost.bench.parse import clean_lines, parse_output, stat_lines
 from dnncost.bench.protocol import RunConfig
 from dnncost.bench.sweep import Sweep, SweepOptions, file_of
 from dnncost.records import Measurement, Network
@@ -46,7 +46,7 @@ def networks(models: Path, count: int, seed: int) -> list[Network]:
 def tool_ms(raw: str) -> float:
     """What the tool reports running: init plus every warm-up and timed run."""
     lines = clean_lines(raw)
-    runs_us = sum(s["count"] * s.get("avg", s.get("curr", 0.0)) for s in _stat_lines(lines))
+    runs_us = sum(s["count"] * s.get("avg", s.get("curr", 0.0)) for s in stat_lines(lines))
     return (parse_output(raw).init_ms or 0.0) + runs_us / 1000.0
 
 
