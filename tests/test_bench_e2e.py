@@ -255,3 +255,26 @@ def test_farm_spread_over_two_adb_servers(store_path, adb_server, emulated_devic
     with Store(store_path) as store:
         assert sorted(d.serial for d in store.devices()) == sorted([here.serial, there.serial])
     assert len(graph_runs(here)) == len(graph_runs(there)) == 3
+
+
+def test_cli_offline_binary_lookup_fails_the_device_with_the_fetch_advice(
+        store_path, adb_server, emulated_device, tmp_path, monkeypatch):
+    import socket
+
+    from click.testing import CliRunner
+
+    from dnncost.cli import cli
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("DNNCOST_BENCHMARK_URL", f"http://127.0.0.1:{sock.getsockname()[1]}/")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    dev = emulated_device(profile="pixel4")
+    result = CliRunner().invoke(cli, ["-q", "bench", "--device", dev.serial, "--store",
+                                      str(store_path), "--adb",
+                                      f"{adb_server.host}:{adb_server.port}"])
+    assert result.exit_code == 2
+    assert "1 device(s) did not finish (Pixel_4_" in result.output
+    assert "android_aarch64_benchmark_model and save it as " \
+           f"{tmp_path / 'cache' / 'dnncost' / 'android_aarch64_benchmark_model'}" in result.output
+    assert not graph_runs(dev)

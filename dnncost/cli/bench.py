@@ -98,8 +98,9 @@ def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
     if report.gone:
         raise DeviceError(
             f"{len(report.gone)} device(s) did not finish "
-            f"({', '.join(s.device_id for s in report.gone)}): reconnect and rerun the same "
-            "command; finished work is in the store and only pending networks run again")
+            f"({'; '.join(f'{s.device_id}: {s.status}' for s in report.gone)}): fix that and "
+            "rerun the same command; finished work is in the store and only pending "
+            "networks run again")
 
 
 COMMANDS = [bench]
