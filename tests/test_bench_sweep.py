@@ -114,3 +114,21 @@ def test_binary_cached_or_offline_error_naming_the_file(tmp_path, monkeypatch):
         resolve_binary("x86", base_url=closed)
     with pytest.raises(InputError, match="is not a file"):
         resolve_binary("arm64-v8a", explicit=str(tmp_path / "missing"))
+
+
+def test_signature_files_in_both_shapes(tmp_path):
+    import json
+
+    from dnncost.bench.signature import read_signature, select
+
+    (tmp_path / "signature.json").write_text(json.dumps(
+        {"networks": [{"id": "id1", "name": "net1"}, {"id": "id3"}]}))
+    (tmp_path / "plain.json").write_text(json.dumps(["net2", "net4"]))
+    assert read_signature(tmp_path) == ["net1", "id3"]
+    assert [n.name for n in select(NETWORKS, read_signature(tmp_path), "sig")] == ["net1", "net3"]
+    assert read_signature(tmp_path / "plain.json") == ["net2", "net4"]
+    (tmp_path / "bad.json").write_text(json.dumps({"networks": []}))
+    with pytest.raises(InputError, match="has no networks"):
+        read_signature(tmp_path / "bad.json")
+    with pytest.raises(InputError, match="names networks the store lacks"):
+        select(NETWORKS, ["net9"], "sig")
