@@ -55,7 +55,7 @@ def main() -> None:
     results = run_grid(data, configs, ("seen", "unseen"), args.folds, log=log)
     if not args.no_lstm:
         lstm = [replace(base, model="lstm", mode="combined")] + [
-            replace(base, model="lstm", sampling=s, k=10) for s in ("mutual_info", "d_optimal")]
+            replace(base, model="lstm", sampling=s, k=10) for s in ("mutual_info", "greedy")]
         results += [r for r in run_grid(data, lstm, ("seen", "unseen"), args.folds, log=log)
                     if r["model"] != "macs"]
     write_report(results, args.out)

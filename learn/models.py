@@ -5,7 +5,8 @@ Modes: ``individual`` (a model per device from its own measurements), ``combined
 model; the device is its hardware specs), ``collaborative`` (one model; the device is its
 log latencies on the signature set). ``xgb`` works in all three; ``lowrank`` is
 collaborative only: it places the device on the training devices' low-rank structure
-and gets unseen networks' factors from XGBoost on network features.
+and gets unseen networks' factors from XGBoost on network features. ``hybrid`` averages
+``lowrank`` and collaborative ``xgb`` in log space.
 """
 
 from __future__ import annotations

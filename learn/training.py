@@ -74,7 +74,7 @@ def make_estimator(options: TrainOptions) -> Any:
 
 def train(data: LatencyData, options: TrainOptions) -> Trained:
     """Screen training devices for drift, choose the signature from training devices
-    only, and fit the estimator (drifting devices get weight 0 unless kept)."""
+    only, and fit the estimator (drifting devices get ``drift_weight`` unless kept)."""
     if len(data.device_ids) < 2 or len(data.network_ids) < 2:
         raise ModelError(f"training needs at least 2 devices and 2 networks, the store has "
                          f"{len(data.device_ids)} x {len(data.network_ids)}: import more data")

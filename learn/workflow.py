@@ -53,7 +53,7 @@ def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path) -> di
     report = {"devices": len(data.device_ids), "networks": len(data.network_ids),
               "config": dict(data.config), "train_seconds": round(seconds, 2),
               "drift_scores_log": trained.drift, "drifting_devices": trained.flagged,
-              "drifting_left_out": bool(trained.flagged) and not options.keep_drifting,
+              "drifting_weight": 1.0 if options.keep_drifting else options.drift_weight,
               "in_sample_fit": fit}
     manifest = {"mode": options.mode, "model": options.model, "sampling": options.sampling,
                 "k": len(trained.signature), "feature_set": FEATURE_SET,
@@ -73,7 +73,7 @@ def _report_md(options: TrainOptions, report: dict[str, Any],
              + ", ".join(s["name"] for s in signature),
              f"- drifting devices (rolling-median residual range > "
              f"{options.drift_threshold_log} log ms): {', '.join(report['drifting_devices']) or 'none'}"
-             f" ({'left out' if report['drifting_left_out'] else 'kept'})"]
+             f" (training weight {report['drifting_weight']})"]
     if report["in_sample_fit"]:
         lines.append("- in-sample fit (training devices from their signature): " + ", ".join(
             f"{k} {v:.4g}" for k, v in report["in_sample_fit"].items()))

@@ -17,7 +17,8 @@ from dnncost.cli.common import echo, open_store, store_option
 
 _MODES = ("individual", "combined", "collaborative")
 _MODELS = ("xgb", "lstm", "lowrank", "hybrid")
-_SAMPLINGS = ("random", "mutual_info", "spearmanCorr", "statistical", "d_optimal")
+_SAMPLINGS = ("random", "mutual_info", "spearmanCorr", "statistical", "d_optimal",
+              "greedy")
 
 
 @click.command("train")
@@ -31,7 +32,8 @@ _SAMPLINGS = ("random", "mutual_info", "spearmanCorr", "statistical", "d_optimal
 @click.option("-o", "--out", "out_dir", type=click.Path(), help="MODEL_DIR to write.")
 @click.option("--name", help="Run name: writes models/NAME when -o is not given.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--keep-drifting", is_flag=True, help="Keep devices flagged as drifting.")
+@click.option("--keep-drifting", is_flag=True,
+              help="Give devices flagged as drifting full weight (default 0.3).")
 @click.option("--lstm-epochs", type=click.IntRange(1), default=100, show_default=True)
 @store_option
 def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
@@ -54,7 +56,7 @@ def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
     echo(f"trained {mode} {model} on {report['devices']} devices x {report['networks']} "
          f"networks in {report['train_seconds']} s -> {target}")
     if report["drifting_devices"]:
-        echo(f"drifting devices ({'left out' if report['drifting_left_out'] else 'kept'}): "
+        echo(f"drifting devices (training weight {report['drifting_weight']}): "
              + ", ".join(report["drifting_devices"]))
 
 
