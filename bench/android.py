@@ -3,7 +3,7 @@
 The device id is ``<ro.product.model>_<adb serial>`` sanitized (for example
 ``Pixel_4_98AX1Y8LK`` or ``Pixel_4_192.168.1.7_5555``): readable in tables and unique
 per attached phone. A phone reached over TCP under another address counts as
-another device; rename it with ``dnncost data merge`` tooling if that matters.
+another device.
 """
 
 from __future__ import annotations
@@ -109,7 +109,8 @@ class AndroidRunner:
 
     # -- adb plumbing --------------------------------------------------------------
     def present(self) -> bool:
-        """Whether the device is online; a TCP one gets `adb connect` for a while."""
+        """Whether the device is online within ``reconnect_wait_s`` (TCP ones get
+        `adb connect` meanwhile)."""
         deadline = time.monotonic() + self.reconnect_wait_s
         while True:
             try:
@@ -117,12 +118,13 @@ class AndroidRunner:
                     return True
             except _ADB_FAILURES:
                 pass
-            if ":" not in self.serial or time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 return False
-            try:
-                self.client.connect(self.serial, timeout=3)
-            except _ADB_FAILURES:
-                pass
+            if ":" in self.serial:
+                try:
+                    self.client.connect(self.serial, timeout=3)
+                except _ADB_FAILURES:
+                    pass
             time.sleep(0.3)
 
     def shell(self, command: str, timeout_s: float = 30.0) -> adbutils.ShellReturn:
