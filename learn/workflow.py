@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,11 +20,13 @@ from dnncost.records import Device
 from dnncost.store import Store
 from dnncost.learn.dataset import load_dataset
 from dnncost.learn.evaluation import metrics
-from dnncost.learn.features import FEATURE_SET
+from dnncost.learn.device_model import DeviceModel
+from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET
 from dnncost.learn.lowrank import fit_score
 from dnncost.learn.model_io import load_device_model, load_model, save_device_model, save_model
 from dnncost.learn.training import Trained, TrainOptions, train
 
+CALIBRATION_PRIOR = 5.0  # pseudo-measurements shrinking the calibration shift to 0
 MAHALANOBIS_WARNING = 3.0
 RESIDUAL_WARNING = 3.0  # times the training devices' RMS residual
 
@@ -126,6 +128,8 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
             raise InputError(f"these signature latencies are training device {device_id}'s: "
                              "adapt to a device that is not in the training store")
     model = trained.estimator.adapt(measured, device)
+    shift = calibrate(model, trained.estimator, measured) \
+        if manifest["model"] in ("xgb", "lstm") and manifest["mode"] != "individual" else 0.0
     score: dict[str, Any] = {}
     if trained.factors is not None:
         where = [trained.network_names.index(n) for n in measured]
@@ -139,10 +143,30 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
                    "throttled phone?): predictions may be off; measure more networks and "
                    "pass them in the measurements file")
     model.info = {**dict(model.info), "fit_score": score, "warning": warning,
+                  "calibration_shift_log": shift,
                   "measured_networks": len(measured), "model_dir": str(model_dir),
                   "mode": manifest["mode"], "model": manifest["model"]}
     save_device_model(out_dir, model)
     return {"fit_score": score, "warning": warning, "measured_networks": len(measured)}
+
+
+def calibrate(model: DeviceModel, estimator: Any, measured: dict[str, float]) -> float:
+    """Shift an adapted xgb/lstm model by the shrunk mean log residual over every network
+    the device measured (its signature and any others); returns the shift (log ms).
+    The low-rank models need none: they place the device from all its measurements."""
+    names = list(measured)
+    rows = [estimator.network_names_.index(n) for n in names]
+    exp = model.exportable
+    x = estimator.sequences_[rows] if exp.feature_set.startswith(SEQUENCE_SET) \
+        else estimator.features_[rows]
+    residual = np.log([measured[n] for n in names]) - exp.predict_log_ms(x)
+    shift = float(residual.sum() / (len(residual) + CALIBRATION_PRIOR))
+    if exp.module is not None:
+        exp.module.bias_log_ms.add_(shift)
+    else:
+        model.exportable = replace(exp, bias_log_ms=exp.bias_log_ms + shift)
+    model.known_log_ms = {n: v + shift for n, v in model.known_log_ms.items()}
+    return shift
 
 
 def predict_rows(device_model_dir: str | Path, store: Store,

@@ -155,3 +155,25 @@ def test_evaluate_writes_table_json_and_plots(iiswc_store_path: Path, tmp_path: 
     assert {r["model"] for r in report["results"]} == {"macs", "lowrank"}
     assert (tmp_path / "ev" / "pred_vs_measured_seen.png").stat().st_size > 1000
     assert (tmp_path / "ev" / "accuracy_vs_k_seen.png").exists()
+
+
+def test_adapt_uses_every_measurement_given(stores: dict, tmp_path: Path) -> None:
+    out = tmp_path / "xgb"
+    result = _run("train", "--model", "xgb", "--sampling", "random", "--numSamples", "5",
+                  "--store", stores["train"], "-o", out)
+    assert result.exit_code == 0, result.output
+    held, sig = stores["held"], _signature(out)
+    errors = {}
+    for label, rows in (("signature", {n: held[n] for n in sig}),
+                        ("more", {n: held[n] for n in sorted(held)[::2]} |
+                         {n: held[n] for n in sig})):
+        assert _run("adapt", out, "--measurements", _write(tmp_path / f"{label}.csv", rows),
+                    "-o", tmp_path / label).exit_code == 0
+        model = load_device_model(tmp_path / label)
+        assert model.info["measured_networks"] == len(rows)
+        others = [n for n in sorted(held)[1::2] if n not in sig]
+        with Store(stores["train"]) as store:
+            layers = [store.layers(n.id) for n in store.networks(others)]
+        predicted = model.predict_ms(layers)
+        errors[label] = sum(abs(p / held[n] - 1) for p, n in zip(predicted, others))
+    assert errors["more"] < errors["signature"]
