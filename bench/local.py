@@ -97,15 +97,16 @@ class LocalRunner:
                             "python": platform.python_version()})
 
     def setup(self, abi: str | None) -> dict[str, Any]:
-        """Load the interpreter module; the measurement config of this profile."""
+        """Load the interpreter module; the measurement config every profile shares.
+
+        A profile's threads and XNNPACK setting make it a distinct *device* (they are in
+        its device record), so all profiles of one sweep share one config and pivot into
+        one device x network matrix in learn/.
+        """
         self._module, self._runtime = _interpreter_module()
-        run = protocol.RunConfig(threads=self.threads, core_mask="big",
-                                 delegate="xnnpack" if self.xnnpack else "cpu",
-                                 precision=self.run.precision,
-                                 warmup_runs=self.run.warmup_runs, runs=self.run.runs,
-                                 timeout_s=self.run.timeout_s)
-        return protocol.measurement_config(run, "tflite-interpreter", None,
-                                           runtime=self._runtime)
+        return {"tool": "tflite-interpreter", "runtime": self._runtime,
+                "precision": self.run.precision, "warmup_runs": self.run.warmup_runs,
+                "runs": self.run.runs}
 
     def temperature_c(self) -> float | None:
         """The hottest host thermal zone, when the host exposes any."""
