@@ -126,7 +126,7 @@ def _plots(results: list[dict[str, Any]], path: Path) -> list[Path]:
                             if r["mode"] == "collaborative" and (r["model"], r["sampling"]) == key)
             ax.plot(*zip(*points), "o-", label=f"{key[0]} {key[1]}")
         ax.set(xlabel="signature size k", ylabel="within 10% (%)", title=regime)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
         written.append(path / f"accuracy_vs_k_{regime}.png")
         fig.savefig(written[-1], dpi=100, bbox_inches="tight")
         plt.close(fig)

@@ -58,7 +58,8 @@ def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path) -> di
               "drifting_weight": 1.0 if options.keep_drifting else options.drift_weight,
               "in_sample_fit": fit}
     manifest = {"mode": options.mode, "model": options.model, "sampling": options.sampling,
-                "k": len(trained.signature), "feature_set": FEATURE_SET,
+                "k": len(trained.signature),
+                "feature_set": SEQUENCE_SET if options.model == "lstm" else FEATURE_SET,
                 "options": asdict(options), "training_devices": trained.device_ids,
                 "metrics": fit, "report": report}
     save_model(out_dir, trained, manifest, signature, _report_md(options, report, signature))
