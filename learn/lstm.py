@@ -175,3 +175,10 @@ def load_module(path: Any, metadata: Mapping[str, Any]) -> Any:
                              int(metadata["hidden"]))
     module.load_state_dict(torch.load(path, weights_only=True))
     return module.eval()
+
+
+def save_module(module: Any, path: Any) -> None:
+    """Write a device's module weights (a torch state dict) to ``path``."""
+    import torch
+
+    torch.save(module.state_dict(), path)

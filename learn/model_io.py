@@ -69,9 +69,9 @@ def save_device_model(model_dir: str | Path, model: DeviceModel) -> Path:
                       "device_vector": None if term.device_vector is None
                       else np.asarray(term.device_vector, float).tolist()})
     if exp.module is not None:
-        import torch
+        from dnncost.learn.lstm import save_module
 
-        torch.save(exp.module.state_dict(), path / "module.pt")
+        save_module(exp.module, path / "module.pt")
     _write_json(path / DEVICE_MANIFEST, {
         "feature_set": exp.feature_set, "feature_names": list(exp.feature_names),
         "bias_log_ms": exp.bias_log_ms, "trees": terms,
