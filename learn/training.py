@@ -34,7 +34,7 @@ class TrainOptions:
     drift_threshold_log: float = DRIFT_THRESHOLD_LOG
     drift_weight: float = 0.3  # weight of a flagged device (0 leaves it out)
     n_estimators: int = 300
-    lstm_epochs: int = 100
+    lstm_epochs: int = 200
     rank: int = 4
 
 

@@ -34,7 +34,7 @@ _SAMPLINGS = ("random", "mutual_info", "spearmanCorr", "statistical", "d_optimal
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--keep-drifting", is_flag=True,
               help="Give devices flagged as drifting full weight (default 0.3).")
-@click.option("--lstm-epochs", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--lstm-epochs", type=click.IntRange(1), default=200, show_default=True)
 @store_option
 def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
           name: str | None, seed: int, keep_drifting: bool, lstm_epochs: int,
@@ -70,7 +70,7 @@ def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
 @click.option("--regime", "regimes", multiple=True, type=click.Choice(("seen", "unseen")))
 @click.option("--folds", type=click.IntRange(2), default=5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--lstm-epochs", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--lstm-epochs", type=click.IntRange(1), default=200, show_default=True)
 @click.option("-o", "--out", "out_dir", type=click.Path(), default="reports/evaluation",
               show_default=True)
 @store_option
