@@ -23,7 +23,7 @@ MODEL_DIR ?= models/$(MODE)-$(MODEL)
 DEVICE_MODEL_DIR ?= models/device
 ONNX      ?= model.onnx
 
-.PHONY: install test clean gen bench train evaluate export import-iiswc node-deps system-deps
+.PHONY: install test clean gen bench train evaluate export import-iiswc node-deps system-deps demo demo-iiswc
 
 install: $(STAMP)
 
@@ -64,6 +64,15 @@ export: $(STAMP)
 # the skip stops its install script from reaching outside the npm registry).
 node-deps:
 	if command -v npm >/dev/null; then cd tests/node && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --silent; fi
+
+# The main job end to end on this computer (generate, measure, learn, export, report).
+demo: $(STAMP)
+	$(DNNCOST) demo --store $(STORE) --out data
+
+# The same on the IISWC 2020 phones (IISWC_DIR=...); its own store beside the demo's.
+demo-iiswc: $(STAMP)
+	@test -d $(IISWC_DIR) || { echo "IISWC data not found at $(IISWC_DIR): pass IISWC_DIR=DIR"; exit 2; }
+	$(DNNCOST) demo --iiswc $(IISWC_DIR) --store data/iiswc/dnncost.sqlite --out data/iiswc
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

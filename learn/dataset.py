@@ -66,24 +66,47 @@ class LatencyData:
         return [where[name] for name in names]
 
 
-def _pick_config(store: Store) -> str:
-    counts = store.rows("SELECT config_hash, COUNT(*) AS n FROM measurements "
+# Config keys that differ between devices measuring under one protocol: the benchmark
+# binary is built per ABI, so arm64 and armv7 phones run builds with different sha256.
+DEVICE_SPECIFIC_CONFIG = ("tool_sha256",)
+
+
+def protocol_key(config: Mapping[str, Any]) -> str:
+    """The part of a measurement config that must match to pool devices in one matrix."""
+    return json.dumps({k: v for k, v in config.items() if k not in DEVICE_SPECIFIC_CONFIG},
+                      sort_keys=True)
+
+
+def config_hashes(store: Store, config_hash: str | None = None) -> list[str]:
+    """The config hashes pooled into one matrix: those sharing the protocol of
+    ``config_hash`` (of the most measured protocol when None)."""
+    counts = store.rows("SELECT config_hash, config, COUNT(*) AS n FROM measurements "
                         "WHERE error IS NULL AND median_ms > 0 GROUP BY config_hash")
     if not counts:
         raise ModelError(f"store {store.path} has no successful measurements: import or "
                          "bench some first (`dnncost data import-iiswc DIR`)")
-    return max(counts, key=lambda r: (r["n"], r["config_hash"]))["config_hash"]
+    keys = {r["config_hash"]: protocol_key(json.loads(r["config"])) for r in counts}
+    if config_hash is None:
+        per_key = Counter()
+        for r in counts:
+            per_key[keys[r["config_hash"]]] += r["n"]
+        chosen = max(per_key, key=lambda k: (per_key[k], k))
+    elif config_hash in keys:
+        chosen = keys[config_hash]
+    else:
+        raise ModelError(f"store {store.path} has no measurements for config {config_hash}")
+    return sorted(h for h, key in keys.items() if key == chosen)
 
 
 def load_dataset(store: Store, config_hash: str | None = None,
                  min_devices: int = 1) -> LatencyData:
-    """Pivot the store's successful measurements of one config (the most measured one
-    when ``config_hash`` is None) to a device x network matrix of median latencies."""
-    chosen = config_hash or _pick_config(store)
+    """Pivot the store's successful measurements of one protocol (that of ``config_hash``,
+    the most measured one when None; configs differing only in the per-ABI benchmark
+    binary pool together) to a device x network matrix of median latencies."""
+    hashes = config_hashes(store, config_hash)
     rows = store.rows("SELECT device_id, network_id, median_ms, config FROM measurements "
-                      "WHERE config_hash=? AND error IS NULL AND median_ms > 0", (chosen,))
-    if not rows:
-        raise ModelError(f"store {store.path} has no measurements for config {chosen}")
+                      f"WHERE config_hash IN ({', '.join('?' * len(hashes))}) "
+                      "AND error IS NULL AND median_ms > 0", hashes)
     per_network = Counter(r["network_id"] for r in rows)
     networks = [n for n in store.networks() if per_network[n.id] >= min_devices]
     devices = [d for d in store.devices() if any(r["device_id"] == d.id for r in rows)]

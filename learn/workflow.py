@@ -11,14 +11,14 @@ import math
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from dnncost.errors import InputError, ModelError
 from dnncost.records import Device
 from dnncost.store import Store
-from dnncost.learn.dataset import load_dataset
+from dnncost.learn.dataset import config_hashes, load_dataset
 from dnncost.learn.evaluation import metrics
 from dnncost.learn.device_model import DeviceModel
 from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET
@@ -31,9 +31,18 @@ MAHALANOBIS_WARNING = 3.0
 RESIDUAL_WARNING = 3.0  # times the training devices' RMS residual
 
 
-def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path) -> dict[str, Any]:
-    """Train on every device of the store and write MODEL_DIR; returns the manifest."""
+def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path,
+                 exclude_devices: Sequence[str] = ()) -> dict[str, Any]:
+    """Train on every device of the store but ``exclude_devices`` and write MODEL_DIR;
+    returns the manifest."""
     data = load_dataset(store)
+    unknown = sorted(set(exclude_devices) - set(data.device_ids))
+    if unknown:
+        raise InputError(f"unknown device(s) {', '.join(unknown)} to exclude: see "
+                         "`dnncost data info` for the store's devices")
+    if exclude_devices:
+        data = data.select([i for i, d in enumerate(data.device_ids)
+                            if d not in set(exclude_devices)])
     start = time.perf_counter()
     trained = train(data, options)
     seconds = time.perf_counter() - start
@@ -61,7 +70,8 @@ def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path) -> di
                 "k": len(trained.signature),
                 "feature_set": SEQUENCE_SET if options.model == "lstm" else FEATURE_SET,
                 "options": asdict(options), "training_devices": trained.device_ids,
-                "metrics": fit, "report": report}
+                "excluded_devices": list(exclude_devices), "signature": signature,
+                "config_hashes": config_hashes(store), "metrics": fit, "report": report}
     save_model(out_dir, trained, manifest, signature, _report_md(options, report, signature))
     return manifest
 
@@ -144,6 +154,8 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
                    "throttled phone?): predictions may be off; measure more networks and "
                    "pass them in the measurements file")
     model.info = {**dict(model.info), "fit_score": score, "warning": warning,
+                  "device": device.id if device else None,
+                  "signature_latency_ms": {n: measured[n] for n in trained.signature},
                   "calibration_shift_log": shift,
                   "measured_networks": len(measured), "model_dir": str(model_dir),
                   "mode": manifest["mode"], "model": manifest["model"]}
@@ -180,3 +192,17 @@ def predict_rows(device_model_dir: str | Path, store: Store,
     layers = [store.layers(n.id) for n in networks]
     predicted = model.predict_ms(layers, [n.name for n in networks])
     return [(n.name, float(ms)) for n, ms in zip(networks, predicted)]
+
+
+
+def spec_predictor(device_model_dir: str | Path) -> Callable[[str], float]:
+    """A function from a spec string (see dnncost.gen.spec) to its predicted latency_ms."""
+    from dnncost.gen.layers import layer_table
+    from dnncost.gen.spec import parse_spec
+
+    model = load_device_model(device_model_dir)
+
+    def predict(text: str) -> float:
+        return float(model.predict_ms([layer_table(parse_spec(text))], [text])[0])
+
+    return predict

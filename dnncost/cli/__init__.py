@@ -60,7 +60,7 @@ def _register() -> None:
     from dnncost.cli.data import data
 
     cli.add_command(data)
-    for module_name in ("gen", "bench", "learn", "export", "report", "doctor"):
+    for module_name in ("gen", "bench", "learn", "export", "demo", "doctor"):
         try:
             module = __import__(f"dnncost.cli.{module_name}", fromlist=["COMMANDS"])
         except ModuleNotFoundError as exc:

@@ -10,6 +10,7 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import Any, Iterator
 
 import click
 
@@ -35,10 +36,12 @@ _SAMPLINGS = ("random", "mutual_info", "spearmanCorr", "statistical", "d_optimal
 @click.option("--keep-drifting", is_flag=True,
               help="Give devices flagged as drifting full weight (default 0.3).")
 @click.option("--lstm-epochs", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--exclude-device", "exclude_devices", multiple=True, metavar="DEVICE",
+              help="Leave a device out of training (repeatable), e.g. your test phone.")
 @store_option
 def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
           name: str | None, seed: int, keep_drifting: bool, lstm_epochs: int,
-          store_path: str) -> None:
+          exclude_devices: tuple[str, ...], store_path: str) -> None:
     """Train a cost model on every device of the store.
 
     Example: dnncost train --mode collaborative --model xgb --sampling mutual_info
@@ -51,7 +54,7 @@ def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
     options = TrainOptions(mode, model, sampling, k, seed, keep_drifting,
                            lstm_epochs=lstm_epochs)
     with open_store(store_path) as store:
-        manifest = train_to_dir(store, options, target)
+        manifest = train_to_dir(store, options, target, exclude_devices)
     report = manifest["report"]
     echo(f"trained {mode} {model} on {report['devices']} devices x {report['networks']} "
          f"networks in {report['train_seconds']} s -> {target}")
@@ -128,21 +131,31 @@ def adapt(model_dir: str, measurements: str, out_dir: str, device_id: str | None
 
 
 @click.command("predict")
-@click.argument("device_model_dir", type=click.Path())
+@click.argument("model", type=click.Path())
 @click.option("--networks", help="Comma-separated network names (default: all).")
+@click.option("--specs", "specs_path", type=click.File("r"),
+              help="Spec strings, one per line (- for stdin): prints one latency_ms a line.")
 @click.option("--csv", "csv_path", type=click.Path(), help="Write network,latency_ms here.")
 @store_option
-def predict(device_model_dir: str, networks: str | None, csv_path: str | None,
+def predict(model: str, networks: str | None, specs_path: Any, csv_path: str | None,
             store_path: str) -> None:
-    """Predicted latency (ms) of the store's networks on an adapted device.
+    """Predicted latency (ms) on an adapted device: of the store's networks, or of spec
+    strings (MODEL may then be a DEVICE_MODEL_DIR or an exported .onnx file).
 
-    Example: dnncost predict models/new_phone --networks iiswc-001,iiswc-002
+    \b
+    Examples:
+      dnncost predict models/new_phone --networks iiswc-001,iiswc-002
+      my_search.py | dnncost predict new_phone.onnx --specs - | ...
     """
+    if specs_path is not None:
+        for ms in _spec_latencies(model, specs_path):
+            click.echo(f"{ms:.4f}")  # one line per spec, flushed: a search can pipe through
+        return
     from dnncost.learn.workflow import predict_rows
 
     names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
     with open_store(store_path) as store:
-        rows = predict_rows(device_model_dir, store, names)
+        rows = predict_rows(model, store, names)
     handle = open(csv_path, "w", newline="") if csv_path else sys.stdout
     try:
         writer = csv.writer(handle, lineterminator="\n")
@@ -153,6 +166,21 @@ def predict(device_model_dir: str, networks: str | None, csv_path: str | None,
             handle.close()
     if csv_path:
         echo(f"wrote {len(rows)} predictions to {csv_path}")
+
+
+def _spec_latencies(model: str, lines: Any) -> Iterator[float]:
+    if model.endswith(".onnx"):
+        from dnncost.export.runtime import Predictor, iter_spec_lines
+
+        for _, ms in iter_spec_lines(Predictor.load(model), lines):
+            yield ms
+        return
+    from dnncost.learn.workflow import spec_predictor
+
+    predict = spec_predictor(model)
+    for line in lines:
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield predict(line.strip())
 
 
 COMMANDS = [train, evaluate, adapt, predict]
