@@ -46,7 +46,8 @@ def bench(store_path: str | Path, device: str, run: protocol.RunConfig,
           options: SweepOptions, network_names: list[str] | None = None,
           adb_servers: list[str] | None = None, benchmark_binary: str | None = None,
           local_profiles: str = "t1", signature: str | None = None,
-          show_progress: bool = True, reconnect_wait_s: float = 10.0) -> BenchReport:
+          show_progress: bool = True, reconnect_wait_s: float = 10.0,
+          show_output: bool = False) -> BenchReport:
     """Measure every pending network of the store on the chosen devices."""
     with Store(store_path, create=False) as store:
         networks = store.networks(network_names)
@@ -60,7 +61,8 @@ def bench(store_path: str | Path, device: str, run: protocol.RunConfig,
     runners = make_runners(device, run, adb_servers or [], benchmark_binary, local_profiles,
                            options.seed, reconnect_wait_s)
     summaries = run_farm(store_path, runners, networks, options,
-                         parallel=device != "local", show_progress=show_progress)
+                         parallel=device != "local", show_progress=show_progress,
+                         show_output=show_output)
     if not signature:
         return BenchReport(summaries)
     names = {n.id: n.name for n in networks}

@@ -6,6 +6,7 @@ after its run in flight. Local host profiles run one after another (they share c
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -18,7 +19,7 @@ from dnncost.store import Store
 
 def _worker(store_path: Path, runner: Runner, networks: list[Network], options: SweepOptions,
             stop: threading.Event, position: int, show_progress: bool,
-            results: list[DeviceSummary | None]) -> None:
+            results: list[DeviceSummary | None], show_output: bool = False) -> None:
     from tqdm import tqdm
 
     bar = tqdm(total=0, desc=runner.device_id, position=position, unit="net",
@@ -31,6 +32,9 @@ def _worker(store_path: Path, runner: Runner, networks: list[Network], options: 
     def finished(measurement: Measurement) -> None:
         bar.update(1)
         bar.set_postfix(failed=sweep.summary.failed, refresh=False)
+        if show_output and measurement.raw_output:
+            tqdm.write(f"--- {runner.device_id} {measurement.network_id}\n"
+                       f"{measurement.raw_output.rstrip()}", file=sys.stderr)
 
     try:
         with Store(store_path) as store:
@@ -43,14 +47,15 @@ def _worker(store_path: Path, runner: Runner, networks: list[Network], options: 
 
 
 def run_farm(store_path: str | Path, runners: Sequence[Runner], networks: list[Network],
-             options: SweepOptions, parallel: bool = True,
-             show_progress: bool = True) -> list[DeviceSummary]:
-    """Sweep every runner (in parallel when ``parallel``); one summary per runner."""
+             options: SweepOptions, parallel: bool = True, show_progress: bool = True,
+             show_output: bool = False) -> list[DeviceSummary]:
+    """Sweep every runner (in parallel when ``parallel``); one summary per runner.
+    ``show_output`` prints each run's raw tool output (``dnncost -v``)."""
     stop = threading.Event()
     results: list[DeviceSummary | None] = [None] * len(runners)
     threads = [threading.Thread(target=_worker, name=f"bench-{r.device_id}", daemon=True,
                                 args=(Path(store_path), r, networks, options, stop, i,
-                                      show_progress, results))
+                                      show_progress, results, show_output))
                for i, r in enumerate(runners)]
     try:
         for thread in threads:

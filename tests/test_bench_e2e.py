@@ -278,3 +278,10 @@ def test_cli_offline_binary_lookup_fails_the_device_with_the_fetch_advice(
     assert "android_aarch64_benchmark_model and save it as " \
            f"{tmp_path / 'cache' / 'dnncost' / 'android_aarch64_benchmark_model'}" in result.output
     assert not graph_runs(dev)
+
+
+def test_verbose_shows_the_tool_output(store_path, adb_server, emulated_device, capsys):
+    dev = emulated_device(profile="pixel4")
+    run_bench(store_path, adb_server, dev.serial, network_names=None, show_output=True)
+    shown = capsys.readouterr().err
+    assert shown.count("--- Pixel_4_") == 3 and len(STAT.findall(shown)) >= 3

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dnncost.cli.common import echo, quiet, store_option
+from dnncost.cli.common import echo, quiet, store_option, verbose
 
 
 @click.command("bench")
@@ -85,7 +85,7 @@ def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
     names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
     report = run_bench(store_path, device, run, options, names, list(adb_servers),
                        benchmark_binary, local_profiles, signature, show_progress=not quiet(),
-                       reconnect_wait_s=reconnect_wait_s)
+                       reconnect_wait_s=reconnect_wait_s, show_output=verbose())
     echo(format_summary(report.summaries))
     for device_id, rows in report.signature_rows.items():
         csv_path = Path(store_path).parent / f"signature-{device_id}.csv"
