@@ -65,7 +65,9 @@ def fit_factors(log_ms: np.ndarray, rank: int = 3,
     residual = (y - mean) - placements @ loadings.T
     prior_mean = w @ placements
     diff = placements - prior_mean
-    prior_cov = (diff * w[:, None]).T @ diff + 1e-6 * np.eye(rank + 1)
+    # A prior estimated from few devices must not be sure of itself: with two devices
+    # whose speeds happen to be close it would pin every new device to their level.
+    prior_cov = (diff * w[:, None]).T @ diff + np.eye(rank + 1) / len(y)
     noise_var = float(max(w @ (residual ** 2).mean(1), 1e-6))
     return Factors(mean, loadings, prior_mean, prior_cov, noise_var)
 

@@ -95,3 +95,18 @@ def test_configs_differing_only_in_the_binary_pool_into_one_matrix(tmp_path):
                                                              "runs": runs}, median_ms=3.0))
         data = load_dataset(store)
     assert data.device_ids == ("arm64", "armv7")
+
+
+def test_few_training_devices_do_not_pin_a_new_device_to_their_level():
+    from dnncost.learn.lowrank import fit_factors, place_device
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(2.0, 0.8, 40)  # log ms of 40 networks
+    train = np.vstack([base + rng.normal(0, 0.05, 40), base + 0.1 + rng.normal(0, 0.05, 40)])
+    factors = fit_factors(train, rank=3)
+    new = base - np.log(2.0)  # a device twice as fast as both training devices
+    where = np.arange(5)
+    placement = place_device(factors, factors.loadings[where], factors.mean_log_ms[where],
+                             new[where])
+    predicted = factors.mean_log_ms + factors.loadings @ placement
+    assert np.median(np.abs(np.exp(predicted - new) - 1)) < 0.1
