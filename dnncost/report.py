@@ -101,8 +101,11 @@ def _scatter(predictions: dict[str, Any]) -> str:
 def _accuracy_vs_k(results: Sequence[dict[str, Any]]) -> str:
     import matplotlib.pyplot as plt
 
-    figure, panels = plt.subplots(1, 2, figsize=(11, 4))
-    for panel, regime in zip(panels, ("seen", "unseen")):
+    regimes = [r for r in ("seen", "unseen") if any(x["regime"] == r for x in results)]
+    regimes = regimes or ["seen"]
+    figure, panels = plt.subplots(1, len(regimes), figsize=(5.5 * len(regimes), 4),
+                                  squeeze=False)
+    for panel, regime in zip(panels[0], regimes):
         lines: dict[str, list[tuple[int, float]]] = {}
         for r in results:
             if r["regime"] == regime and r["mode"] == "collaborative":

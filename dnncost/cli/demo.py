@@ -31,8 +31,8 @@ def demo(iiswc_dir: str | None, count: int, profiles: str, runs: int, k: int | N
 
     if iiswc_dir:
         options = DemoOptions(store_path, out_dir, "iiswc", iiswc_dir, seed=seed, k=k or 10,
-                              sampling="greedy", ks=(5, 10, 20),
-                              samplings=("random", "mutual_info", "greedy"), folds=5)
+                              model="lowrank", sampling="d_optimal", ks=(5, 10, 20),
+                              samplings=("random", "mutual_info", "d_optimal"), folds=5)
     else:
         options = DemoOptions(store_path, out_dir, "local", count=count, seed=seed,
                               profiles=profiles, runs=runs, k=k or 5)
