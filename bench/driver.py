@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dnncost.bench import protocol
@@ -58,6 +58,8 @@ def bench(store_path: str | Path, device: str, run: protocol.RunConfig,
     if not any(f.format == run.file_format for n in networks for f in n.files):
         raise InputError(f"no network in {store_path} has a {run.file_format} file: "
                          "generate them with that precision or pass --precision")
+    if options.drift_cooldown_s is None:  # a phone needs time to cool down; this host not
+        options = replace(options, drift_cooldown_s=0.0 if device == "local" else 60.0)
     runners = make_runners(device, run, adb_servers or [], benchmark_binary, local_profiles,
                            options.seed, reconnect_wait_s)
     summaries = run_farm(store_path, runners, networks, options,

@@ -156,10 +156,7 @@ class LocalRunner:
             interpreter.invoke()
             timings_ms.append((time.perf_counter() - start) * 1000.0)
         stats = summarize_runs(timings_ms[self.run.warmup_runs:])
-        return ParsedRun(mean_ms=stats["mean_ms"], std_ms=stats["std_ms"],
-                         min_ms=stats["min_ms"], max_ms=stats["max_ms"],
-                         median_ms=stats["median_ms"], runs=int(stats["runs"]),
-                         init_ms=init_ms, first_run_ms=timings_ms[0])
+        return ParsedRun(**stats, init_ms=init_ms, first_run_ms=timings_ms[0])
 
 
 def local_runners(profiles: str, run: protocol.RunConfig, seed: int = 0) -> list[LocalRunner]:

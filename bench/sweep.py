@@ -25,7 +25,7 @@ class SweepOptions:
     seed: int = 0
     canary_every: int = 10
     drift_tolerance: float = 0.05
-    drift_cooldown_s: float = 60.0
+    drift_cooldown_s: float | None = None  # None: 60 s on a phone, 0 on the local device
     max_temp_c: float | None = None
     max_temp_wait_s: float = 300.0
     cooldown_s: float = 0.0
@@ -120,7 +120,7 @@ class Sweep:
             if canary is None or not batch_end:
                 continue
             if drifted(reference, self._canary(canary), self.options.drift_tolerance):
-                self._sleep(self.options.drift_cooldown_s)
+                self._sleep(self.options.drift_cooldown_s or 0.0)
                 self._wait_cool()
                 self._canary(canary)
                 for again in since_good:

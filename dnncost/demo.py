@@ -79,7 +79,7 @@ def collect(options: DemoOptions, show_progress: bool = True) -> str:
 
         report = bench(options.store_path, "local",
                        RunConfig(warmup_runs=options.warmup_runs, runs=options.runs),
-                       SweepOptions(seed=options.seed, drift_cooldown_s=0.0),
+                       SweepOptions(seed=options.seed),
                        local_profiles=options.profiles,
                        show_progress=show_progress)
         if report.gone:

@@ -76,8 +76,6 @@ def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
     run = RunConfig(threads=threads, core_mask=core_mask, delegate=delegate,
                     precision=precision, warmup_runs=warmup_runs, runs=runs,
                     timeout_s=timeout_s)
-    if drift_cooldown_s is None:
-        drift_cooldown_s = 0.0 if device == "local" else 60.0
     options = SweepOptions(seed=seed, canary_every=canary_every,
                            drift_tolerance=drift_tolerance, drift_cooldown_s=drift_cooldown_s,
                            max_temp_c=max_temp_c, max_temp_wait_s=max_temp_wait_s,
