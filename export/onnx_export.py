@@ -53,7 +53,8 @@ def build_onnx(model: Any) -> Any:
     else:
         from dnncost.export.onnx_trees import tree_graph
 
-        kind, proto = "trees", tree_graph(tuple(model.trees), n_features, model.bias_log_ms)
+        kind, proto = "trees", tree_graph(tuple(model.trees), n_features, model.bias_log_ms,
+                                           model.cost_sum)
     proto.ir_version = IR_VERSION
     props = build_metadata(model.feature_set, tuple(model.feature_names), kind,
                            dict(model.metadata))

@@ -2,6 +2,8 @@
 
 ``features [N, F]`` -> per term: Concat(features, Expand(device_vector, [N, D])) ->
 TreeEnsembleRegressor (from onnxmltools) -> link -> * weight; the terms are summed,
+with a layer-cost term if the model has one (Gather the amount columns, NaN -> 0, Exp - 1
+on the logged ones, MatMul by the cost per unit, Max with the floor, Log, * weight),
 ``bias_log_ms`` added, Exp taken: ``latency_ms [N]``. The batch size N stays dynamic.
 """
 
@@ -54,8 +56,51 @@ def _tree_node(booster: Any, n_inputs: int, input_name: str, output_name: str,
     return node, opsets
 
 
-def tree_graph(terms: tuple[Any, ...], n_features: int, bias_log_ms: float) -> Any:
-    """An onnx.ModelProto computing latency_ms from features for the given TreeTerms."""
+def _cost_sum_nodes(cost_sum: Any, const: Any) -> tuple[list[Any], str]:
+    """Nodes computing ``weight * log(max(amounts @ ms_per_unit, floor))`` as [N, 1]."""
+    from onnx import helper
+
+    from dnncost.learn.exportable import FLOOR_MS
+
+    nodes, parts, order = [], [], []
+    for logged in (True, False):
+        picked = [i for i, flag in enumerate(cost_sum.logged) if flag == logged]
+        if not picked:
+            continue
+        name = "cs_logged" if logged else "cs_raw"
+        columns = np.asarray([cost_sum.columns[i] for i in picked], np.int64)
+        nodes += [
+            helper.make_node("Gather", [INPUT_NAME, const(name + "_columns", columns)],
+                             [name + "_raw"], axis=1),
+            helper.make_node("IsNaN", [name + "_raw"], [name + "_nan"]),
+            helper.make_node("Where", [name + "_nan", const(name + "_zero", np.array(
+                [[0.0]], np.float32)), name + "_raw"], [name]),
+        ]
+        if logged:
+            nodes += [helper.make_node("Exp", [name], [name + "_exp"]),
+                      helper.make_node("Sub", [name + "_exp", const("cs_one", np.array(
+                          [[1.0]], np.float32))], [name + "_amounts"])]
+            name += "_amounts"
+        parts.append(name)
+        order += picked
+    per_unit = np.asarray(cost_sum.ms_per_unit, np.float32)[order].reshape(-1, 1)
+    nodes += [
+        helper.make_node("Concat", parts, ["cs_amounts"], axis=1),
+        helper.make_node("MatMul", ["cs_amounts", const("cs_ms_per_unit", per_unit)],
+                         ["cs_ms"]),
+        helper.make_node("Max", ["cs_ms", const("cs_floor", np.array([[FLOOR_MS]], np.float32))],
+                         ["cs_ms_floored"]),
+        helper.make_node("Log", ["cs_ms_floored"], ["cs_log_ms"]),
+        helper.make_node("Mul", ["cs_log_ms", const("cs_weight", np.array(
+            [[cost_sum.weight]], np.float32))], ["cs_weighted"]),
+    ]
+    return nodes, "cs_weighted"
+
+
+def tree_graph(terms: tuple[Any, ...], n_features: int, bias_log_ms: float,
+               cost_sum: Any = None) -> Any:
+    """An onnx.ModelProto computing latency_ms from features for the given TreeTerms
+    (and the model's CostSumTerm, if any)."""
     from onnx import TensorProto, helper, numpy_helper
 
     if not terms:
@@ -104,6 +149,10 @@ def tree_graph(terms: tuple[Any, ...], n_features: int, bias_log_ms: float) -> A
         else:
             nodes.append(helper.make_node("Add", [total, p + "weighted"], [p + "sum"]))
             total = p + "sum"
+    if cost_sum is not None:
+        cost_nodes, out = _cost_sum_nodes(cost_sum, const)
+        nodes += cost_nodes + [helper.make_node("Add", [total, out], ["with_cost_sum"])]
+        total = "with_cost_sum"
     nodes += [
         helper.make_node("Add", [total, const("bias_log_ms", np.array(
             [[bias_log_ms]], np.float32))], ["log_latency_ms"]),

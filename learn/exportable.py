@@ -4,9 +4,12 @@ A device-adapted model predicts, for a matrix ``X`` of network features
 (``features.network_features``, float32, shape ``[N, F]``)::
 
     log_latency_ms = bias_log_ms + sum_j  weight_j * booster_j(concat(X, device_vector_j))
+                   + cost_sum.weight * log(max(amounts(X) @ cost_sum.ms_per_unit, FLOOR_MS))
     latency_ms     = exp(log_latency_ms)
 
-or, for neural models, ``log_latency_ms = module(X)`` with the device folded into the
+where ``amounts(X)`` (``features.cost_amounts``) reads per-op-class layer counts, MACs
+and bytes back from feature columns (expm1 of the logged ones) and the optional
+``cost_sum`` term holds the device's non-negative cost per unit of each; or, for neural models, ``log_latency_ms = module(X)`` with the device folded into the
 module. Every learned model that can be exported reduces to one of these two forms, so
 export/ writes ONNX (and C, for the tree form) without knowing how it was trained.
 """
@@ -17,6 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
+
+from dnncost.learn.features import COST_AMOUNT_COLUMNS, COST_AMOUNT_LOGGED, cost_amounts
+
+FLOOR_MS = 1e-6  # the additive estimate is clipped here before its log
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,23 @@ class TreeTerm:
 
 
 @dataclass(frozen=True)
+class CostSumTerm:
+    """An additive cost estimate whose log, times ``weight``, adds to the log latency:
+    ``ms_per_unit[i]`` is the device's cost of one unit of amount ``columns[i]``."""
+
+    ms_per_unit: np.ndarray  # float64 [len(columns)], >= 0
+    weight: float = 1.0
+    columns: tuple[int, ...] = COST_AMOUNT_COLUMNS
+    logged: tuple[bool, ...] = COST_AMOUNT_LOGGED  # column holds log1p of the amount
+
+    def log_ms(self, features: np.ndarray) -> np.ndarray:
+        """The term's log of the additive estimate (before ``weight``)."""
+        amounts = cost_amounts(features, self.columns, self.logged)
+        total = amounts @ np.asarray(self.ms_per_unit, np.float64)
+        return np.log(np.maximum(total, FLOOR_MS))
+
+
+@dataclass(frozen=True)
 class ExportableModel:
     """A device-adapted predictor in a form export/ can write out."""
 
@@ -37,6 +61,7 @@ class ExportableModel:
     bias_log_ms: float = 0.0
     trees: tuple[TreeTerm, ...] = ()
     module: Any = None  # torch.nn.Module mapping float32 [N, F] -> log_latency_ms [N]
+    cost_sum: CostSumTerm | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def predict_log_ms(self, features: np.ndarray) -> np.ndarray:
@@ -56,6 +81,8 @@ class ExportableModel:
                 tiled = np.tile(np.asarray(term.device_vector, np.float32), (len(features), 1))
                 rows = np.hstack([features, tiled])
             total += term.weight * term.booster.predict(xgb.DMatrix(rows)).astype(np.float64)
+        if self.cost_sum is not None:
+            total += self.cost_sum.weight * self.cost_sum.log_ms(features)
         return total
 
     def predict_ms(self, features: np.ndarray) -> np.ndarray:

@@ -31,6 +31,28 @@ FEATURE_NAMES: tuple[str, ...] = (
     "log_dw_macs_k3", "log_dw_macs_k5plus", "log_max_channels", "log_conv_macs_lowres",
 ) + tuple(f"{c}_{p}" for c in _CLASSES for p in _PER_CLASS)
 
+# Additive cost amounts read back from the agg-v1 columns: per op class its layer count,
+# MACs and bytes moved, plus the depthwise MACs by kernel and the stride-2 MACs. A
+# network's latency is close to a non-negative sum of these times a per-device cost per
+# unit (learn.models fits it; export computes the same sum in its graphs). Columns whose
+# name starts with ``log_`` or has ``_log_`` hold log1p of the amount.
+COST_AMOUNT_COLUMNS: tuple[int, ...] = tuple(
+    FEATURE_NAMES.index(name) for name in
+    tuple(f"{c}_{p}" for c in _CLASSES for p in _PER_CLASS)
+    + ("log_dw_macs_k3", "log_dw_macs_k5plus", "log_macs_stride2"))
+COST_AMOUNT_LOGGED: tuple[bool, ...] = tuple(
+    FEATURE_NAMES[i].startswith("log_") or "_log_" in FEATURE_NAMES[i]
+    for i in COST_AMOUNT_COLUMNS)
+
+
+def cost_amounts(features: np.ndarray, columns: Sequence[int] = COST_AMOUNT_COLUMNS,
+                 logged: Sequence[bool] = COST_AMOUNT_LOGGED) -> np.ndarray:
+    """The additive cost amounts ``[N, len(columns)]`` (float64) of agg-v1 feature rows:
+    expm1 of the logged columns, the counts as they are; a missing (NaN) value is 0."""
+    picked = np.nan_to_num(np.asarray(features, np.float64)[:, list(columns)], nan=0.0)
+    return np.where(np.asarray(logged, bool), np.expm1(picked), picked)
+
+
 # Per-layer sequence features (one row per layer; fused activations become own rows).
 _SEQ_OPS: tuple[str, ...] = ("conv", "dwconv", "fc", "add", "mul", "act", "pool", "other")
 SEQUENCE_NAMES: tuple[str, ...] = tuple(f"is_{op}" for op in _SEQ_OPS) + (

@@ -5,7 +5,7 @@ only model directories you made or trust), ``signature.json``, ``model.json`` (t
 manifest) and ``report.md`` / ``report.json``.
 
 ``adapt`` writes DEVICE_MODEL_DIR: ``device_model.json`` (bias, weights, device vectors,
-feature set, per-network values) plus ``booster_J.json`` files (XGBoost's JSON format)
+layer-cost term, feature set, per-network values) plus ``booster_J.json`` files (XGBoost's JSON format)
 or ``module.pt`` (a torch state dict). No pickles, so export/ and other languages can
 read it; :func:`load_device_model` rebuilds the :class:`DeviceModel`.
 """
@@ -22,7 +22,7 @@ import numpy as np
 from dnncost import __version__
 from dnncost.errors import ModelError
 from dnncost.learn.device_model import DeviceModel
-from dnncost.learn.exportable import ExportableModel, TreeTerm
+from dnncost.learn.exportable import CostSumTerm, ExportableModel, TreeTerm
 
 MANIFEST = "model.json"
 DEVICE_MANIFEST = "device_model.json"
@@ -75,6 +75,10 @@ def save_device_model(model_dir: str | Path, model: DeviceModel) -> Path:
     _write_json(path / DEVICE_MANIFEST, {
         "feature_set": exp.feature_set, "feature_names": list(exp.feature_names),
         "bias_log_ms": exp.bias_log_ms, "trees": terms,
+        "cost_sum": None if exp.cost_sum is None else {
+            "ms_per_unit": np.asarray(exp.cost_sum.ms_per_unit, float).tolist(),
+            "weight": exp.cost_sum.weight, "columns": list(exp.cost_sum.columns),
+            "logged": list(exp.cost_sum.logged)},
         "module": "module.pt" if exp.module is not None else None,
         "metadata": dict(exp.metadata), "known_log_ms": dict(model.known_log_ms),
         "info": dict(model.info), "dnncost_version": __version__})
@@ -103,7 +107,11 @@ def load_device_model(model_dir: str | Path) -> DeviceModel:
         from dnncost.learn.lstm import load_module
 
         module = load_module(path / spec["module"], spec["metadata"])
+    cost = spec.get("cost_sum")
+    cost_sum = None if cost is None else CostSumTerm(
+        np.asarray(cost["ms_per_unit"], np.float64), float(cost["weight"]),
+        tuple(int(c) for c in cost["columns"]), tuple(bool(v) for v in cost["logged"]))
     exportable = ExportableModel(spec["feature_set"], tuple(spec["feature_names"]),
                                  float(spec["bias_log_ms"]), tuple(trees), module,
-                                 spec["metadata"])
+                                 cost_sum, spec["metadata"])
     return DeviceModel(exportable, spec["known_log_ms"], spec["info"])

@@ -5,12 +5,15 @@ Modes: ``individual`` (a model per device from its own measurements), ``combined
 model; the device is its hardware specs), ``collaborative`` (one model; the device is its
 log latencies on the signature set). ``xgb`` works in all three; ``lowrank`` is
 collaborative only: it places the device on the training devices' low-rank structure
-and gets unseen networks' factors from XGBoost on network features. ``hybrid`` averages
-``lowrank`` and collaborative ``xgb`` in log space.
+and, for networks it was not trained on, averages (in log space) XGBoost's prediction of
+their factors with an additive layer-cost estimate fitted to the device (non-negative
+cost per MAC, byte and layer of each op class). ``hybrid`` averages ``lowrank`` and
+collaborative ``xgb`` in log space.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -19,9 +22,9 @@ from dnncost.errors import ModelError
 from dnncost.records import Device
 from dnncost.learn.dataset import LatencyData, cpu_vocabulary, device_specs
 from dnncost.learn.device_model import DeviceModel
-from dnncost.learn.exportable import ExportableModel, TreeTerm
-from dnncost.learn.features import FEATURE_NAMES, FEATURE_SET
-from dnncost.learn.lowrank import fit_factors, place_device
+from dnncost.learn.exportable import CostSumTerm, ExportableModel, TreeTerm
+from dnncost.learn.features import FEATURE_NAMES, FEATURE_SET, cost_amounts
+from dnncost.learn.lowrank import fill_missing, fit_factors, place_device, signature_residuals
 
 MODES = ("individual", "combined", "collaborative")
 
@@ -36,6 +39,21 @@ def train_booster(x: np.ndarray, y: np.ndarray, seed: int, n_estimators: int,
               "tree_method": "hist", "nthread": 2, "seed": seed}
     matrix = xgb.DMatrix(np.asarray(x, np.float32), label=y, weight=weights)
     return xgb.train(params, matrix, num_boost_round=n_estimators)
+
+
+def fit_cost_per_unit(amounts: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
+    """Non-negative ms per unit of each amount column that best explains the latencies
+    (least squares on relative error); all-zero columns get 0."""
+    from scipy.optimize import nnls
+
+    amounts = np.asarray(amounts, np.float64)
+    scale = amounts.max(0)
+    used = scale > 0
+    scaled = amounts[:, used] / scale[used] / np.asarray(latency_ms, float)[:, None]
+    coef, _ = nnls(scaled, np.ones(len(scaled)), maxiter=50 * scaled.shape[1])
+    out = np.zeros(amounts.shape[1])
+    out[used] = coef / scale[used]
+    return out
 
 
 def _measured_vector(measured: Mapping[str, float], names: Sequence[str]) -> np.ndarray:
@@ -133,14 +151,20 @@ class XGBCostModel(_Base):
 
 class LowRankCostModel(_Base):
     """Collaborative low-rank model: ``log ms = mu[n] + G[n] @ c_device``. Seen networks
-    take ``mu``, ``G`` from the training matrix; unseen ones from XGBoost on features."""
+    take ``mu``, ``G`` from the training matrix; unseen ones mix, with weight
+    ``cost_sum_weight`` on the second, XGBoost's ``mu``, ``G`` from features and the log
+    of a layer-cost sum fitted to the device's (measured or placed) training latencies.
+    Seen networks also get the mean of what the structure misses on the ``neighbours``
+    training devices whose signatures are shaped most like the new device's."""
 
     def __init__(self, mode: str = "collaborative", seed: int = 0, n_estimators: int = 300,
-                 rank: int = 3, shrinkage: float = 1.0) -> None:
+                 rank: int = 3, shrinkage: float = 1.0, cost_sum_weight: float = 0.5,
+                 neighbours: int = 5) -> None:
         super().__init__(mode, seed, n_estimators)
         if mode != "collaborative":
             raise ModelError("the lowrank model needs --mode collaborative")
-        self.rank, self.shrinkage = rank, shrinkage
+        self.rank, self.shrinkage, self.cost_sum_weight = rank, shrinkage, cost_sum_weight
+        self.neighbours = neighbours
 
     def fit(self, data: LatencyData, signature: Sequence[str] = (),
             device_weights: np.ndarray | None = None) -> "LowRankCostModel":
@@ -151,6 +175,13 @@ class LowRankCostModel(_Base):
                                         self.n_estimators if j == 0 else self.n_estimators // 2,
                                         max_depth=4)
                           for j in range(targets.shape[1])]
+        sig = data.network_index(self.signature_)
+        trusted = np.ones(len(data.log_ms), bool) if device_weights is None \
+            else np.asarray(device_weights) >= np.max(device_weights)
+        residuals = signature_residuals(self.factors_, data.log_ms, sig)
+        shapes = fill_missing(data.log_ms)[:, sig]
+        self.neighbour_shapes_ = (shapes - shapes.mean(1, keepdims=True))[trusted]
+        self.neighbour_residuals_ = residuals[trusted]
         return self
 
     def place(self, measured: Mapping[str, float]) -> np.ndarray:
@@ -166,9 +197,23 @@ class LowRankCostModel(_Base):
         """The device model for a new device from its measurements (name -> ms)."""
         placement = self.place(measured)
         known = self.factors_.mean_log_ms + self.factors_.loadings @ placement
-        terms = (TreeTerm(self.boosters_[0], 1.0),) + tuple(
-            TreeTerm(b, float(w)) for b, w in zip(self.boosters_[1:], placement[1:]))
-        exportable = ExportableModel(FEATURE_SET, FEATURE_NAMES, float(placement[0]), terms,
+        if self.neighbours > 0 and len(self.signature_):
+            shape = _measured_vector(measured, self.signature_)
+            distance = np.linalg.norm(self.neighbour_shapes_ - (shape - shape.mean()), axis=1)
+            nearest = np.argsort(distance, kind="stable")[:self.neighbours]
+            known = known + self.neighbour_residuals_[nearest].mean(0)
+        a = self.cost_sum_weight
+        terms = (TreeTerm(self.boosters_[0], 1.0 - a),) + tuple(
+            TreeTerm(b, (1.0 - a) * float(w)) for b, w in zip(self.boosters_[1:], placement[1:]))
+        cost_sum = None
+        if a > 0:
+            row_ms = np.exp(known)
+            for name, ms in measured.items():
+                if name in self.network_names_:
+                    row_ms[self.network_names_.index(name)] = ms
+            cost_sum = CostSumTerm(fit_cost_per_unit(cost_amounts(self.features_), row_ms), a)
+        exportable = ExportableModel(FEATURE_SET, FEATURE_NAMES, (1.0 - a) * float(placement[0]),
+                                     terms, cost_sum=cost_sum,
                                      metadata={"model": "lowrank", "mode": self.mode,
                                                "placement": placement.tolist()})
         return DeviceModel(exportable, dict(zip(self.network_names_, known.tolist())),
@@ -203,9 +248,11 @@ class HybridCostModel(_Base):
         tree_known = te.predict_log_ms(self.features_)
         known = {n: w * low.known_log_ms[n] + (1 - w) * float(v)
                  for n, v in zip(self.network_names_, tree_known)}
+        cost_sum = None if le.cost_sum is None else replace(le.cost_sum,
+                                                            weight=w * le.cost_sum.weight)
         exportable = ExportableModel(FEATURE_SET, FEATURE_NAMES,
                                      w * le.bias_log_ms + (1 - w) * te.bias_log_ms, terms,
-                                     metadata={**dict(le.metadata), "model": "hybrid",
+                                     cost_sum=cost_sum, metadata={**dict(le.metadata), "model": "hybrid",
                                                "weight_lowrank": w,
                                                "booster_inputs": te.metadata["booster_inputs"]})
         return DeviceModel(exportable, known, dict(low.info))

@@ -37,9 +37,12 @@ def _device_model(store_path: Path, out: Path, model: str) -> Path:
     return out / "adapted"
 
 
-@pytest.fixture(scope="module")
-def xgb_device_model(iiswc_store_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _device_model(iiswc_store_path, tmp_path_factory.mktemp("xgb"), "xgb")
+@pytest.fixture(scope="module", params=["xgb", "lowrank"])
+def tree_device_model(request: pytest.FixtureRequest, iiswc_store_path: Path,
+                     tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Device models of two forms: trees only (xgb), trees and a layer-cost term (lowrank)."""
+    return _device_model(iiswc_store_path, tmp_path_factory.mktemp(request.param),
+                         request.param)
 
 
 def _export(*args: str) -> None:
@@ -48,11 +51,11 @@ def _export(*args: str) -> None:
     assert "parity on 118 networks" in result.output
 
 
-def test_onnx_equals_python_on_every_store_network(xgb_device_model, iiswc_store_path,
+def test_onnx_equals_python_on_every_store_network(tree_device_model, iiswc_store_path,
                                                   tmp_path):
-    _export(str(xgb_device_model), "-o", str(tmp_path / "m.onnx"), "--store",
+    _export(str(tree_device_model), "-o", str(tmp_path / "m.onnx"), "--store",
             str(iiswc_store_path), "--device", "made-up-phone")
-    model = load_exportable(xgb_device_model)
+    model = load_exportable(tree_device_model)
     names, rows = store_rows(model, iiswc_store_path)
     predictor = Predictor.load(tmp_path / "m.onnx")
     assert len(names) == 118
@@ -62,19 +65,19 @@ def test_onnx_equals_python_on_every_store_network(xgb_device_model, iiswc_store
     assert len(info.signature_latency_ms) == 4 and "mape" in info.training_metrics
 
 
-def test_c_predictor_equals_onnx_on_every_store_network(xgb_device_model, iiswc_store_path,
+def test_c_predictor_equals_onnx_on_every_store_network(tree_device_model, iiswc_store_path,
                                                         tmp_path):
     if subprocess.run(["cmake", "--version"], capture_output=True).returncode != 0:
         pytest.skip("cmake not found")
     store = str(iiswc_store_path)
-    _export(str(xgb_device_model), "-o", str(tmp_path / "m.onnx"), "--store", store)
-    _export(str(xgb_device_model), "--format", "c", "-o", str(tmp_path / "m.c"), "--store", store)
+    _export(str(tree_device_model), "-o", str(tmp_path / "m.onnx"), "--store", store)
+    _export(str(tree_device_model), "--format", "c", "-o", str(tmp_path / "m.c"), "--store", store)
     build = tmp_path / "build"
     subprocess.run(["cmake", "-S", str(NATIVE), "-B", str(build), "-DDNNCOST_JNI=OFF",
                     "-DDNNCOST_SHARED=OFF", f"-DDNNCOST_MODEL_C={tmp_path / 'm.c'}"],
                    check=True, capture_output=True)
     subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True)
-    _, rows = store_rows(load_exportable(xgb_device_model), iiswc_store_path)
+    _, rows = store_rows(load_exportable(tree_device_model), iiswc_store_path)
     np.savetxt(tmp_path / "rows.csv", rows, delimiter=",", fmt="%.9g")
     printed = subprocess.run([str(build / "dnncost_cli"), str(tmp_path / "rows.csv")],
                              capture_output=True, text=True, check=True).stdout

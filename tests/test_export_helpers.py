@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dnncost.learn.exportable import ExportableModel, TreeTerm
+from dnncost.learn.exportable import CostSumTerm, ExportableModel, TreeTerm
 
 N_FEATURES = 5
 NAMES = tuple(f"feature {i} (log)" for i in range(N_FEATURES))  # spaces: xgboost allows them
@@ -40,7 +40,8 @@ def _booster(n_device: int, seed: int, objective: str = "reg:squarederror",
 
 
 def tree_model(seed: int = 0) -> ExportableModel:
-    """Three terms: plain, early-stopped with a device vector, log-link with a device vector."""
+    """Three tree terms (plain, early-stopped with a device vector, log-link with a device
+    vector) and a layer-cost term."""
     return ExportableModel(
         "test-v1", NAMES, bias_log_ms=0.25,
         trees=(TreeTerm(_booster(0, seed, base_score=0.7), 0.6),
@@ -48,6 +49,8 @@ def tree_model(seed: int = 0) -> ExportableModel:
                         np.array([0.2, 0.5, 0.9], np.float32)),
                TreeTerm(_booster(2, seed + 2, objective="reg:gamma"), 0.1,
                         np.array([0.3, 0.7]))),
+        cost_sum=CostSumTerm(np.array([2.5, 0.0, 0.75, 1e-3]), 0.4, (0, 1, 3, 4),
+                             (True, False, False, True)),
         metadata={"device": "pixel4-test", "signature_latency_ms": {"net_a": 12.5, "net_b": 3.25},
                   "training_metrics": {"mape": 0.071, "networks": 240}})
 

@@ -4,7 +4,11 @@
  * link it in and call dnncost_predict. Prediction, per row of F network features:
  *
  *   log_ms = bias_log_ms + sum_terms weight * link(base_margin + sum_trees leaf(x, device))
+ *          + cost_sum.weight * log(max(sum_i ms_per_unit[i] * amount_i(x), DNNCOST_FLOOR_MS))
  *   ms     = exp(log_ms)
+ *
+ * where amount_i(x) = expm1(x[columns[i]]) for a logged column, else x[columns[i]], and 0
+ * when missing (the optional layer-cost term; cost_sum is NULL in models without one).
  *
  * A tree node goes left when x[feature] < threshold (float32 compare, as XGBoost), and
  * a missing value (NaN) goes to its default side. Features at index >= F are the
@@ -36,10 +40,21 @@ typedef struct {
     const uint8_t *default_left; /* per node: 1 when a missing value goes left */
 } dnncost_term;
 
+#define DNNCOST_FLOOR_MS 1e-6
+
+typedef struct {
+    double weight;            /* this term's share of the log latency */
+    int32_t n;                /* number of amounts */
+    const int32_t *columns;   /* feature column of each amount */
+    const uint8_t *logged;    /* 1 when the column holds log1p(amount) */
+    const double *ms_per_unit; /* the device's cost of one unit of each amount */
+} dnncost_cost_sum;
+
 typedef struct {
     int32_t n_features;       /* F: features per row the caller passes */
     int32_t n_terms;
     const dnncost_term *terms;
+    const dnncost_cost_sum *cost_sum; /* layer-cost term, or NULL */
     double bias_log_ms;
     const char *feature_set;  /* which feature function computes the rows */
     const char *const *feature_names;

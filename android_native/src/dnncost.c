@@ -1,4 +1,4 @@
-/* dnncost tree-ensemble evaluator (C99, libm only). See include/dnncost.h. */
+/* dnncost tree-ensemble (+ layer-cost) evaluator (C99, libm only). See include/dnncost.h. */
 #include "dnncost.h"
 
 #include <math.h>
@@ -25,6 +25,19 @@ static double term_value(const dnncost_term *term, const float *row, int32_t n_f
     return term->link == DNNCOST_LINK_EXP ? exp(margin) : margin;
 }
 
+static double cost_sum_log_ms(const dnncost_cost_sum *cost, const float *row)
+{
+    double total_ms = 0.0;
+    for (int32_t i = 0; i < cost->n; ++i) {
+        double x = row[cost->columns[i]];
+        if (isnan(x)) {
+            continue; /* a missing amount counts as 0 */
+        }
+        total_ms += cost->ms_per_unit[i] * (cost->logged[i] ? expm1(x) : x);
+    }
+    return log(total_ms > DNNCOST_FLOOR_MS ? total_ms : DNNCOST_FLOOR_MS);
+}
+
 int dnncost_predict_with(const dnncost_model *model, const float *features, int n,
                          float *out_ms)
 {
@@ -37,6 +50,9 @@ int dnncost_predict_with(const dnncost_model *model, const float *features, int 
         for (int32_t j = 0; j < model->n_terms; ++j) {
             const dnncost_term *term = &model->terms[j];
             log_ms += term->weight * term_value(term, row, model->n_features);
+        }
+        if (model->cost_sum != NULL) {
+            log_ms += model->cost_sum->weight * cost_sum_log_ms(model->cost_sum, row);
         }
         out_ms[i] = (float)exp(log_ms);
     }
