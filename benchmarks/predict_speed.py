@@ -2,8 +2,8 @@
 
 Prints predictions per second for
   - the Python runtime (dnncost.export.runtime): batch 1 and batch 10,000, from spec
-    strings (features included; cold = stages never seen, warm = seen) and from
-    ready feature rows;
+    strings (features included; cold = specs never seen, warm = seen; batch 1 both
+    ways) and from ready feature rows;
   - the C99 predictor (android_native/, built here for the host, called through its
     shared library);
   - and the time to measure one network on this host with the LiteRT interpreter
@@ -85,8 +85,15 @@ def time_python(model: Path, seed: int) -> None:
     rows_s = _best_seconds(lambda: predictor.predict_features(rows))
     one_spec = _best_seconds(lambda: [predictor.predict_spec(s) for s in cold[:200]]) / 200
     one_row = _best_seconds(lambda: [predictor.predict_features(r) for r in rows[:1000]]) / 1000
+    unseen = _specs(200, seed + 300)
+    start = time.perf_counter()
+    for spec in unseen:
+        predictor.predict_spec(spec)
+    one_unseen = (time.perf_counter() - start) / len(unseen)
     print("Python runtime (numpy + onnxruntime, 1 thread):")
     print(f"  batch 1     spec -> ms      {1 / one_spec:12,.0f} /s  ({one_spec * 1e6:.0f} us each)")
+    print(f"  batch 1     unseen spec     {1 / one_unseen:12,.0f} /s  "
+          f"({one_unseen * 1e6:.0f} us each)")
     print(f"  batch 1     features -> ms  {1 / one_row:12,.0f} /s  ({one_row * 1e6:.0f} us each)")
     print(f"  batch {BATCH:,} specs, cold     {BATCH / cold_s:12,.0f} /s  ({cold_s:.3f} s)")
     print(f"  batch {BATCH:,} specs, warm     {BATCH / warm_s:12,.0f} /s  ({warm_s:.3f} s)")

@@ -105,7 +105,7 @@ class Predictor:
             try:
                 return self.predict_features(spec_features.spec_features(list(specs)))
             except InputError:
-                pass  # e.g. a stage left with 0 pixels: the reference path decides
+                pass  # a malformed spec: the reference path raises gen's error
         cache: dict[str, list[Layer]] = {}
         tables = []
         for text in specs:

@@ -1,0 +1,113 @@
+"""dnncost.export.spec_features: the vectorised agg-v1 features of spec strings equal
+learn's features of gen's layer tables bit for bit, and bad specs raise gen's error."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from dnncost.errors import InputError
+from dnncost.export.spec_features import spec_features
+from dnncost.gen.layers import layer_table
+from dnncost.gen.spaces import sample_specs, space_names
+from dnncost.gen.spec import ACTIVATION_NAMES, BLOCK_KINDS, parse_spec
+from dnncost.learn.features import FEATURE_NAMES, features_matrix
+
+
+def _reference(specs: list[str]) -> np.ndarray:
+    return features_matrix([layer_table(parse_spec(s)) for s in specs])
+
+
+def _random_token(rng: random.Random) -> str:
+    """Any stage the grammar allows, small enough to leave odd sizes and 0 pixels."""
+    kind = rng.choice(("conv", "gap", "avgpool") + BLOCK_KINDS + BLOCK_KINDS)
+    if kind == "gap":
+        return "gap"
+    if kind == "avgpool":
+        return f"avgpool_k{rng.randint(1, 4)}"
+    act = rng.choice((None,) + ACTIVATION_NAMES)
+    fields = [f"k{rng.randint(1, 7)}", f"s{rng.choice((1, 1, 2, 3))}"]
+    if kind in ("ir", "fr"):
+        fields.append(f"h{rng.randint(1, 48)}")
+    fields.append(f"c{rng.choice((rng.randint(1, 40), 8))}")
+    if kind != "conv" and rng.random() < 0.5:
+        fields.append(f"se{rng.randint(1, 12)}")
+    if act:
+        fields.append(f"a{act}")
+    return "_".join([kind] + fields)
+
+
+def _random_specs(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    specs = []
+    for _ in range(count):
+        channels = f"_i{rng.randint(1, 9)}" if rng.random() < 0.4 else ""
+        stages = [_random_token(rng) for _ in range(rng.randint(1, 12))]
+        specs.append(" ".join([f"r{rng.randint(1, 97)}{channels}"] + stages))
+    return specs
+
+
+def test_every_search_space_equals_the_reference_bit_for_bit():
+    specs = [s.to_string() for space in space_names() for s in sample_specs(space, 150, 5)]
+    joined = " ".join(specs)
+    assert all(f"{k}_" in joined for k in BLOCK_KINDS) and "_se" in joined
+    assert all(f"_a{a} " in joined for a in ACTIVATION_NAMES)
+    assert "gap" in joined and "avgpool_k7" in joined
+    assert np.array_equal(spec_features(specs), _reference(specs))
+
+
+def test_random_grammar_specs_equal_the_reference_bit_for_bit():
+    specs = _random_specs(600, seed=11) + [
+        "r32 conv_k3_s2_c8_arelu ir_k3_s1_h16_c8_se4_ahswish ds_k5_s2_c16 gap conv_k1_s1_c10",
+        "r96_i1 conv_k3_s1_c4 avgpool_k2 fr_k3_s2_h8_c8",
+        "r8 conv_k3_s2_c8 avgpool_k7 conv_k1_s1_c4",  # pooling leaves 0 pixels
+        "r33;conv_k03_s2_c5  ir_s1_c5_k3_h7_ahswish_se2\tfr_k2_s3_h9_c6_arelu6 avgpool_k0",
+        "r224 conv_k3_s1_c4294967296",  # a number the fast path leaves to the reference
+        "r65536 conv_k3_s1_c65536 conv_k1_s1_c65536",  # sums of 2**53 and more
+    ]
+    reference = _reference(specs)
+    assert np.array_equal(spec_features(specs), reference)
+    assert np.array_equal(spec_features(specs[::-1]), reference[::-1])
+    joined = " ".join(specs)
+    assert "_i" in joined and "_se" in joined and "_s3_" in joined
+    sizes = [layer.out_h for s in specs for layer in layer_table(parse_spec(s))]
+    assert any(h % 2 for h in sizes) and 0 in sizes
+    assert reference.shape == (len(specs), len(FEATURE_NAMES))
+
+
+def test_one_spec_at_a_time_equals_the_batch():
+    specs = _random_specs(40, seed=12)
+    batch = spec_features(specs)
+    assert np.array_equal(np.vstack([spec_features([s]) for s in specs]), batch)
+    assert spec_features([]).shape == (0, len(FEATURE_NAMES))
+
+
+@pytest.mark.parametrize("bad", [
+    "", "x224 conv_k3_s1_c8", "r224", "r0 conv_k3_s1_c8", "r224_i0 gap",
+    "r224 conv_k0_s1_c8", "r224 conv_k3_s1_c8_agelu", "r224 conv_k3_s1_c8 r112",
+    "r224 ds_k3_s1_h8_c8", "r224 ir_k3_s1_c8", "r224 conv_k3_s1_c8_se2 gap",
+])
+def test_a_bad_spec_raises_gen_s_error(bad):
+    with pytest.raises(InputError) as expected:
+        parse_spec(bad)
+    good = "r32 conv_k3_s2_c8"
+    with pytest.raises(InputError) as raised:
+        spec_features([good, bad, good])
+    assert str(raised.value) == str(expected.value)
+
+
+def test_the_fast_path_takes_every_spec_that_keeps_its_pixels(monkeypatch):
+    import dnncost.learn.features as learn_features
+
+    specs = [s.to_string() for space in space_names() for s in sample_specs(space, 30, 6)]
+    specs += [s for s in _random_specs(200, seed=13)
+              if all(layer.out_h for layer in layer_table(parse_spec(s)))]
+    expected = _reference(specs)
+
+    def no_reference(networks_layers: object) -> np.ndarray:
+        raise AssertionError("took the reference path")
+
+    monkeypatch.setattr(learn_features, "features_matrix", no_reference)
+    assert np.array_equal(spec_features(specs), expected)
