@@ -60,6 +60,29 @@ def _term_arrays(j: int, trees: BoosterTrees, device: np.ndarray) -> str:
     ])
 
 
+def _doubles(values: Iterable[Any]) -> list[str]:
+    return [repr(float(v)) for v in np.ravel(np.asarray(values, np.float64))]
+
+
+def _cost_sum_source(cost: Any) -> str:
+    """C definitions of the layer-cost term (and its smoother) named ``cost_sum``."""
+    parts = [_array("int32_t", "cs_columns", [str(int(c)) for c in cost.columns]),
+             _array("uint8_t", "cs_logged", ["1" if flag else "0" for flag in cost.logged]),
+             _array("double", "cs_ms_per_unit", _doubles(cost.ms_per_unit))]
+    sm = cost.smoother
+    if sm is not None:
+        parts += [_array("double", "sm_centre", _doubles(sm.centre)),
+                  _array("double", "sm_scale", _doubles(sm.scale)),
+                  _array("double", "sm_anchors", _doubles(sm.anchors)),
+                  _array("double", "sm_values", _doubles(sm.values)),
+                  f"static const dnncost_smoother smoother = {{{len(sm.values)}, sm_centre, "
+                  f"sm_scale, sm_anchors, {float(sm.bandwidth)!r}, sm_values}};\n"]
+    parts.append(f"static const dnncost_cost_sum cost_sum = {{{float(cost.weight)!r}, "
+                 f"{len(cost.columns)}, cs_columns, cs_logged, cs_ms_per_unit, "
+                 f"{'&smoother' if sm is not None else 'NULL'}}};\n")
+    return "".join(parts)
+
+
 def c_source(model: Any, terms: list[tuple[Any, BoosterTrees, np.ndarray]]) -> str:
     """The text of the C data file for ``model`` given its terms' node arrays."""
     names = [n.encode("ascii", "replace").decode() for n in model.feature_names]
@@ -80,13 +103,7 @@ def c_source(model: Any, terms: list[tuple[Any, BoosterTrees, np.ndarray]]) -> s
     name_items = [_c_string(n) for n in names] or ['""']
     cost = model.cost_sum
     if cost is not None:
-        parts += [
-            _array("int32_t", "cs_columns", [str(int(c)) for c in cost.columns]),
-            _array("uint8_t", "cs_logged", ["1" if flag else "0" for flag in cost.logged]),
-            _array("double", "cs_ms_per_unit", [repr(float(v)) for v in cost.ms_per_unit]),
-            f"static const dnncost_cost_sum cost_sum = {{{float(cost.weight)!r}, "
-            f"{len(cost.columns)}, cs_columns, cs_logged, cs_ms_per_unit}};\n",
-        ]
+        parts.append(_cost_sum_source(cost))
     parts += [
         f"static const dnncost_term terms[{len(terms)}] = {{\n" + ",\n".join(structs) + "\n};\n",
         f"static const char *const feature_names[{len(name_items)}] = {{\n    "

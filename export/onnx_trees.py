@@ -3,7 +3,9 @@
 ``features [N, F]`` -> per term: Concat(features, Expand(device_vector, [N, D])) ->
 TreeEnsembleRegressor (from onnxmltools) -> link -> * weight; the terms are summed,
 with a layer-cost term if the model has one (Gather the amount columns, NaN -> 0, Exp - 1
-on the logged ones, MatMul by the cost per unit, Max with the floor, Log, * weight),
+on the logged ones, MatMul by the cost per unit, Max with the floor, Log, + the kernel
+average of its training residuals (float64: standardise, squared distances to the
+anchors, Softmax, MatMul), * weight),
 ``bias_log_ms`` added, Exp taken: ``latency_ms [N]``. The batch size N stays dynamic.
 """
 
@@ -91,10 +93,48 @@ def _cost_sum_nodes(cost_sum: Any, const: Any) -> tuple[list[Any], str]:
         helper.make_node("Max", ["cs_ms", const("cs_floor", np.array([[FLOOR_MS]], np.float32))],
                          ["cs_ms_floored"]),
         helper.make_node("Log", ["cs_ms_floored"], ["cs_log_ms"]),
-        helper.make_node("Mul", ["cs_log_ms", const("cs_weight", np.array(
-            [[cost_sum.weight]], np.float32))], ["cs_weighted"]),
     ]
+    log_ms = "cs_log_ms"
+    if cost_sum.smoother is not None:
+        nodes += _smoother_nodes(cost_sum.smoother, const)
+        nodes.append(helper.make_node("Add", [log_ms, "sm_value"], ["cs_corrected"]))
+        log_ms = "cs_corrected"
+    nodes.append(helper.make_node("Mul", [log_ms, const("cs_weight", np.array(
+        [[cost_sum.weight]], np.float32))], ["cs_weighted"]))
     return nodes, "cs_weighted"
+
+
+def _smoother_nodes(smoother: Any, const: Any) -> list[Any]:
+    """Nodes computing the AnchorSmoother's kernel average as float32 [N, 1] "sm_value",
+    in float64 like the Python reference (squared distances as |z|^2 - 2 z.a + |a|^2)."""
+    from onnx import TensorProto, helper
+
+    anchors = np.asarray(smoother.anchors, np.float64)
+    f64 = lambda a: np.asarray(a, np.float64)  # noqa: E731
+    return [
+        helper.make_node("Cast", [INPUT_NAME], ["sm_x"], to=TensorProto.DOUBLE),
+        helper.make_node("Sub", ["sm_x", const("sm_centre", f64(smoother.centre)[None])],
+                         ["sm_centred"]),
+        helper.make_node("Div", ["sm_centred", const("sm_scale", f64(smoother.scale)[None])],
+                         ["sm_z_raw"]),
+        helper.make_node("IsNaN", ["sm_z_raw"], ["sm_nan"]),
+        helper.make_node("Where", ["sm_nan", const("sm_zero", f64([[0.0]])), "sm_z_raw"],
+                         ["sm_z"]),
+        helper.make_node("ReduceSumSquare", ["sm_z"], ["sm_zz"], axes=[1], keepdims=1),
+        helper.make_node("MatMul", ["sm_z", const("sm_anchors_t", anchors.T.copy())],
+                         ["sm_cross"]),
+        helper.make_node("Mul", ["sm_cross", const("sm_minus_two", f64([[-2.0]]))],
+                         ["sm_cross2"]),
+        helper.make_node("Add", ["sm_zz", "sm_cross2"], ["sm_partial"]),
+        helper.make_node("Add", ["sm_partial", const("sm_aa", (anchors ** 2).sum(1)[None])],
+                         ["sm_squared"]),
+        helper.make_node("Mul", ["sm_squared", const("sm_minus_inv_bw", f64(
+            [[-1.0 / smoother.bandwidth]]))], ["sm_logits"]),
+        helper.make_node("Softmax", ["sm_logits"], ["sm_weights"], axis=1),
+        helper.make_node("MatMul", ["sm_weights", const("sm_values", f64(
+            smoother.values).reshape(-1, 1))], ["sm_value64"]),
+        helper.make_node("Cast", ["sm_value64"], ["sm_value"], to=TensorProto.FLOAT),
+    ]
 
 
 def tree_graph(terms: tuple[Any, ...], n_features: int, bias_log_ms: float,

@@ -4,13 +4,16 @@ A device-adapted model predicts, for a matrix ``X`` of network features
 (``features.network_features``, float32, shape ``[N, F]``)::
 
     log_latency_ms = bias_log_ms + sum_j  weight_j * booster_j(concat(X, device_vector_j))
-                   + cost_sum.weight * log(max(amounts(X) @ cost_sum.ms_per_unit, FLOOR_MS))
+                   + cost_sum.weight * (log(max(amounts(X) @ cost_sum.ms_per_unit, FLOOR_MS))
+                                        + smoother(X))
     latency_ms     = exp(log_latency_ms)
 
 where ``amounts(X)`` (``features.cost_amounts``) reads per-op-class layer counts, MACs
-and bytes back from feature columns (expm1 of the logged ones) and the optional
-``cost_sum`` term holds the device's non-negative cost per unit of each; or, for neural models, ``log_latency_ms = module(X)`` with the device folded into the
-module. Every learned model that can be exported reduces to one of these two forms, so
+and bytes back from feature columns (expm1 of the logged ones), the optional ``cost_sum``
+term holds the device's non-negative cost per unit of each, and its optional smoother
+is a kernel average of the term's log errors on the training networks
+(:class:`AnchorSmoother`); or, for neural models, ``log_latency_ms = module(X)`` with
+the device folded into the module. Every learned model that can be exported reduces to one of these two forms, so
 export/ writes ONNX (and C, for the tree form) without knowing how it was trained.
 """
 
@@ -36,20 +39,48 @@ class TreeTerm:
 
 
 @dataclass(frozen=True)
+class AnchorSmoother:
+    """A kernel-weighted average of per-anchor ``values`` over feature space. Anchors are
+    training networks' standardised features ``(x - centre) / scale`` (a missing value
+    standardises to 0); a row's weights are softmax(-squared distance / bandwidth)."""
+
+    centre: np.ndarray  # float64 [F]
+    scale: np.ndarray  # float64 [F], > 0
+    anchors: np.ndarray  # float64 [M, F]
+    bandwidth: float
+    values: np.ndarray  # float64 [M]
+
+    def smooth(self, features: np.ndarray) -> np.ndarray:
+        """The weighted average of ``values`` for each row, float64 ``[N]``."""
+        z = np.nan_to_num((np.asarray(features, np.float64) - self.centre) / self.scale, nan=0.0)
+        squared = ((z ** 2).sum(1)[:, None] - 2.0 * z @ self.anchors.T
+                   + (self.anchors ** 2).sum(1)[None, :])
+        logits = -squared / self.bandwidth
+        weights = np.exp(logits - logits.max(1, keepdims=True))
+        return (weights @ self.values) / weights.sum(1)
+
+
+@dataclass(frozen=True)
 class CostSumTerm:
     """An additive cost estimate whose log, times ``weight``, adds to the log latency:
-    ``ms_per_unit[i]`` is the device's cost of one unit of amount ``columns[i]``."""
+    ``ms_per_unit[i]`` is the device's cost of one unit of amount ``columns[i]``. With a
+    ``smoother``, the log estimate is corrected by the smoothed log errors it made on the
+    device's training networks (the networks most alike count most)."""
 
     ms_per_unit: np.ndarray  # float64 [len(columns)], >= 0
     weight: float = 1.0
     columns: tuple[int, ...] = COST_AMOUNT_COLUMNS
     logged: tuple[bool, ...] = COST_AMOUNT_LOGGED  # column holds log1p of the amount
+    smoother: AnchorSmoother | None = None
 
     def log_ms(self, features: np.ndarray) -> np.ndarray:
-        """The term's log of the additive estimate (before ``weight``)."""
+        """The term's log of the (corrected) additive estimate, before ``weight``."""
         amounts = cost_amounts(features, self.columns, self.logged)
         total = amounts @ np.asarray(self.ms_per_unit, np.float64)
-        return np.log(np.maximum(total, FLOOR_MS))
+        log_ms = np.log(np.maximum(total, FLOOR_MS))
+        if self.smoother is not None:
+            log_ms = log_ms + self.smoother.smooth(features)
+        return log_ms
 
 
 @dataclass(frozen=True)

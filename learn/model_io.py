@@ -22,7 +22,7 @@ import numpy as np
 from dnncost import __version__
 from dnncost.errors import ModelError
 from dnncost.learn.device_model import DeviceModel
-from dnncost.learn.exportable import CostSumTerm, ExportableModel, TreeTerm
+from dnncost.learn.exportable import AnchorSmoother, CostSumTerm, ExportableModel, TreeTerm
 
 MANIFEST = "model.json"
 DEVICE_MANIFEST = "device_model.json"
@@ -57,6 +57,27 @@ def load_model(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
         return pickle.load(handle), manifest
 
 
+def _cost_sum_json(term: CostSumTerm) -> dict[str, Any]:
+    smoother = term.smoother
+    return {"ms_per_unit": np.asarray(term.ms_per_unit, float).tolist(),
+            "weight": term.weight, "columns": list(term.columns), "logged": list(term.logged),
+            "smoother": None if smoother is None else {
+                "centre": smoother.centre.tolist(), "scale": smoother.scale.tolist(),
+                "anchors": smoother.anchors.tolist(), "bandwidth": smoother.bandwidth,
+                "values": smoother.values.tolist()}}
+
+
+def _cost_sum_from_json(cost: dict[str, Any]) -> CostSumTerm:
+    smoother = cost.get("smoother")
+    return CostSumTerm(
+        np.asarray(cost["ms_per_unit"], np.float64), float(cost["weight"]),
+        tuple(int(c) for c in cost["columns"]), tuple(bool(v) for v in cost["logged"]),
+        None if smoother is None else AnchorSmoother(
+            np.asarray(smoother["centre"], np.float64), np.asarray(smoother["scale"], np.float64),
+            np.asarray(smoother["anchors"], np.float64).reshape(-1, len(smoother["centre"])),
+            float(smoother["bandwidth"]), np.asarray(smoother["values"], np.float64)))
+
+
 def save_device_model(model_dir: str | Path, model: DeviceModel) -> Path:
     """Write a device model directory readable by :func:`load_device_model`."""
     path = Path(model_dir)
@@ -75,10 +96,7 @@ def save_device_model(model_dir: str | Path, model: DeviceModel) -> Path:
     _write_json(path / DEVICE_MANIFEST, {
         "feature_set": exp.feature_set, "feature_names": list(exp.feature_names),
         "bias_log_ms": exp.bias_log_ms, "trees": terms,
-        "cost_sum": None if exp.cost_sum is None else {
-            "ms_per_unit": np.asarray(exp.cost_sum.ms_per_unit, float).tolist(),
-            "weight": exp.cost_sum.weight, "columns": list(exp.cost_sum.columns),
-            "logged": list(exp.cost_sum.logged)},
+        "cost_sum": None if exp.cost_sum is None else _cost_sum_json(exp.cost_sum),
         "module": "module.pt" if exp.module is not None else None,
         "metadata": dict(exp.metadata), "known_log_ms": dict(model.known_log_ms),
         "info": dict(model.info), "dnncost_version": __version__})
@@ -108,9 +126,7 @@ def load_device_model(model_dir: str | Path) -> DeviceModel:
 
         module = load_module(path / spec["module"], spec["metadata"])
     cost = spec.get("cost_sum")
-    cost_sum = None if cost is None else CostSumTerm(
-        np.asarray(cost["ms_per_unit"], np.float64), float(cost["weight"]),
-        tuple(int(c) for c in cost["columns"]), tuple(bool(v) for v in cost["logged"]))
+    cost_sum = None if cost is None else _cost_sum_from_json(cost)
     exportable = ExportableModel(spec["feature_set"], tuple(spec["feature_names"]),
                                  float(spec["bias_log_ms"]), tuple(trees), module,
                                  cost_sum, spec["metadata"])

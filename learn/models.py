@@ -7,7 +7,8 @@ log latencies on the signature set). ``xgb`` works in all three; ``lowrank`` is
 collaborative only: it places the device on the training devices' low-rank structure
 and, for networks it was not trained on, averages (in log space) XGBoost's prediction of
 their factors with an additive layer-cost estimate fitted to the device (non-negative
-cost per MAC, byte and layer of each op class). ``hybrid`` averages ``lowrank`` and
+cost per MAC, byte and layer of each op class, corrected by its errors on the most alike
+training networks; learn/layercost.py). ``hybrid`` averages ``lowrank`` and
 collaborative ``xgb`` in log space.
 """
 
@@ -22,8 +23,9 @@ from dnncost.errors import ModelError
 from dnncost.records import Device
 from dnncost.learn.dataset import LatencyData, cpu_vocabulary, device_specs
 from dnncost.learn.device_model import DeviceModel
-from dnncost.learn.exportable import CostSumTerm, ExportableModel, TreeTerm
-from dnncost.learn.features import FEATURE_NAMES, FEATURE_SET, cost_amounts
+from dnncost.learn.exportable import ExportableModel, TreeTerm
+from dnncost.learn.features import FEATURE_NAMES, FEATURE_SET
+from dnncost.learn.layercost import anchor_space, cost_sum_term
 from dnncost.learn.lowrank import fill_missing, fit_factors, place_device, signature_residuals
 
 MODES = ("individual", "combined", "collaborative")
@@ -39,21 +41,6 @@ def train_booster(x: np.ndarray, y: np.ndarray, seed: int, n_estimators: int,
               "tree_method": "hist", "nthread": 2, "seed": seed}
     matrix = xgb.DMatrix(np.asarray(x, np.float32), label=y, weight=weights)
     return xgb.train(params, matrix, num_boost_round=n_estimators)
-
-
-def fit_cost_per_unit(amounts: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
-    """Non-negative ms per unit of each amount column that best explains the latencies
-    (least squares on relative error); all-zero columns get 0."""
-    from scipy.optimize import nnls
-
-    amounts = np.asarray(amounts, np.float64)
-    scale = amounts.max(0)
-    used = scale > 0
-    scaled = amounts[:, used] / scale[used] / np.asarray(latency_ms, float)[:, None]
-    coef, _ = nnls(scaled, np.ones(len(scaled)), maxiter=50 * scaled.shape[1])
-    out = np.zeros(amounts.shape[1])
-    out[used] = coef / scale[used]
-    return out
 
 
 def _measured_vector(measured: Mapping[str, float], names: Sequence[str]) -> np.ndarray:
@@ -152,13 +139,13 @@ class XGBCostModel(_Base):
 class LowRankCostModel(_Base):
     """Collaborative low-rank model: ``log ms = mu[n] + G[n] @ c_device``. Seen networks
     take ``mu``, ``G`` from the training matrix; unseen ones mix, with weight
-    ``cost_sum_weight`` on the second, XGBoost's ``mu``, ``G`` from features and the log
-    of a layer-cost sum fitted to the device's (measured or placed) training latencies.
+    ``cost_sum_weight`` on the second, XGBoost's ``mu``, ``G`` from features and the
+    layer-cost model fitted to the device's (measured or placed) training latencies.
     Seen networks also get the mean of what the structure misses on the ``neighbours``
     training devices whose signatures are shaped most like the new device's."""
 
     def __init__(self, mode: str = "collaborative", seed: int = 0, n_estimators: int = 300,
-                 rank: int = 3, shrinkage: float = 1.0, cost_sum_weight: float = 0.5,
+                 rank: int = 3, shrinkage: float = 1.0, cost_sum_weight: float = 0.7,
                  neighbours: int = 5) -> None:
         super().__init__(mode, seed, n_estimators)
         if mode != "collaborative":
@@ -182,6 +169,7 @@ class LowRankCostModel(_Base):
         shapes = fill_missing(data.log_ms)[:, sig]
         self.neighbour_shapes_ = (shapes - shapes.mean(1, keepdims=True))[trusted]
         self.neighbour_residuals_ = residuals[trusted]
+        self.anchor_space_ = anchor_space(data.features)
         return self
 
     def place(self, measured: Mapping[str, float]) -> np.ndarray:
@@ -211,7 +199,7 @@ class LowRankCostModel(_Base):
             for name, ms in measured.items():
                 if name in self.network_names_:
                     row_ms[self.network_names_.index(name)] = ms
-            cost_sum = CostSumTerm(fit_cost_per_unit(cost_amounts(self.features_), row_ms), a)
+            cost_sum = cost_sum_term(self.anchor_space_, self.features_, row_ms, a)
         exportable = ExportableModel(FEATURE_SET, FEATURE_NAMES, (1.0 - a) * float(placement[0]),
                                      terms, cost_sum=cost_sum,
                                      metadata={"model": "lowrank", "mode": self.mode,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dnncost.learn.exportable import CostSumTerm, ExportableModel, TreeTerm
+from dnncost.learn.exportable import AnchorSmoother, CostSumTerm, ExportableModel, TreeTerm
 
 N_FEATURES = 5
 NAMES = tuple(f"feature {i} (log)" for i in range(N_FEATURES))  # spaces: xgboost allows them
@@ -39,9 +39,15 @@ def _booster(n_device: int, seed: int, objective: str = "reg:squarederror",
     return booster
 
 
+def _smoother(seed: int) -> AnchorSmoother:
+    rng = np.random.default_rng(seed)
+    return AnchorSmoother(np.full(N_FEATURES, 0.5), np.full(N_FEATURES, 0.3),
+                          rng.normal(size=(12, N_FEATURES)), 2.0, rng.normal(0, 0.2, 12))
+
+
 def tree_model(seed: int = 0) -> ExportableModel:
     """Three tree terms (plain, early-stopped with a device vector, log-link with a device
-    vector) and a layer-cost term."""
+    vector) and a layer-cost term with its residual smoother."""
     return ExportableModel(
         "test-v1", NAMES, bias_log_ms=0.25,
         trees=(TreeTerm(_booster(0, seed, base_score=0.7), 0.6),
@@ -50,7 +56,7 @@ def tree_model(seed: int = 0) -> ExportableModel:
                TreeTerm(_booster(2, seed + 2, objective="reg:gamma"), 0.1,
                         np.array([0.3, 0.7]))),
         cost_sum=CostSumTerm(np.array([2.5, 0.0, 0.75, 1e-3]), 0.4, (0, 1, 3, 4),
-                             (True, False, False, True)),
+                             (True, False, False, True), _smoother(seed)),
         metadata={"device": "pixel4-test", "signature_latency_ms": {"net_a": 12.5, "net_b": 3.25},
                   "training_metrics": {"mape": 0.071, "networks": 240}})
 

@@ -4,11 +4,14 @@
  * link it in and call dnncost_predict. Prediction, per row of F network features:
  *
  *   log_ms = bias_log_ms + sum_terms weight * link(base_margin + sum_trees leaf(x, device))
- *          + cost_sum.weight * log(max(sum_i ms_per_unit[i] * amount_i(x), DNNCOST_FLOOR_MS))
+ *          + cost_sum.weight * (log(max(sum_i ms_per_unit[i] * amount_i(x), DNNCOST_FLOOR_MS))
+ *                               + smoother(x))
  *   ms     = exp(log_ms)
  *
  * where amount_i(x) = expm1(x[columns[i]]) for a logged column, else x[columns[i]], and 0
- * when missing (the optional layer-cost term; cost_sum is NULL in models without one).
+ * when missing (the optional layer-cost term; cost_sum is NULL in models without one),
+ * and smoother(x) = sum_j w_j values[j] / sum_j w_j with w_j = exp(-|z - anchor_j|^2 /
+ * bandwidth), z = (x - centre) / scale (0 where x is missing), or 0 when NULL.
  *
  * A tree node goes left when x[feature] < threshold (float32 compare, as XGBoost), and
  * a missing value (NaN) goes to its default side. Features at index >= F are the
@@ -43,11 +46,21 @@ typedef struct {
 #define DNNCOST_FLOOR_MS 1e-6
 
 typedef struct {
+    int32_t n_anchors;        /* M training networks */
+    const double *centre;     /* [F] */
+    const double *scale;      /* [F] */
+    const double *anchors;    /* [M * F], standardised, row-major */
+    double bandwidth;
+    const double *values;     /* [M] log residual at each anchor */
+} dnncost_smoother;
+
+typedef struct {
     double weight;            /* this term's share of the log latency */
     int32_t n;                /* number of amounts */
     const int32_t *columns;   /* feature column of each amount */
     const uint8_t *logged;    /* 1 when the column holds log1p(amount) */
     const double *ms_per_unit; /* the device's cost of one unit of each amount */
+    const dnncost_smoother *smoother; /* residual correction, or NULL */
 } dnncost_cost_sum;
 
 typedef struct {

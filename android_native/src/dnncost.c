@@ -25,7 +25,38 @@ static double term_value(const dnncost_term *term, const float *row, int32_t n_f
     return term->link == DNNCOST_LINK_EXP ? exp(margin) : margin;
 }
 
-static double cost_sum_log_ms(const dnncost_cost_sum *cost, const float *row)
+static double squared_distance(const dnncost_smoother *sm, const float *row,
+                               int32_t n_features, int32_t anchor)
+{
+    double total = 0.0;
+    for (int32_t f = 0; f < n_features; ++f) {
+        double z = isnan(row[f]) ? 0.0 : ((double)row[f] - sm->centre[f]) / sm->scale[f];
+        double d = z - sm->anchors[(size_t)anchor * (size_t)n_features + (size_t)f];
+        total += d * d;
+    }
+    return total;
+}
+
+/* Kernel average of the anchors' values: two passes (max logit, then weights), no
+ * allocation. */
+static double smoothed(const dnncost_smoother *sm, const float *row, int32_t n_features)
+{
+    double best = -INFINITY;
+    for (int32_t j = 0; j < sm->n_anchors; ++j) {
+        double logit = -squared_distance(sm, row, n_features, j) / sm->bandwidth;
+        best = logit > best ? logit : best;
+    }
+    double weights = 0.0, total = 0.0;
+    for (int32_t j = 0; j < sm->n_anchors; ++j) {
+        double w = exp(-squared_distance(sm, row, n_features, j) / sm->bandwidth - best);
+        weights += w;
+        total += w * sm->values[j];
+    }
+    return weights > 0.0 ? total / weights : 0.0;
+}
+
+static double cost_sum_log_ms(const dnncost_cost_sum *cost, const float *row,
+                              int32_t n_features)
 {
     double total_ms = 0.0;
     for (int32_t i = 0; i < cost->n; ++i) {
@@ -35,7 +66,8 @@ static double cost_sum_log_ms(const dnncost_cost_sum *cost, const float *row)
         }
         total_ms += cost->ms_per_unit[i] * (cost->logged[i] ? expm1(x) : x);
     }
-    return log(total_ms > DNNCOST_FLOOR_MS ? total_ms : DNNCOST_FLOOR_MS);
+    double log_ms = log(total_ms > DNNCOST_FLOOR_MS ? total_ms : DNNCOST_FLOOR_MS);
+    return cost->smoother != NULL ? log_ms + smoothed(cost->smoother, row, n_features) : log_ms;
 }
 
 int dnncost_predict_with(const dnncost_model *model, const float *features, int n,
@@ -52,7 +84,7 @@ int dnncost_predict_with(const dnncost_model *model, const float *features, int 
             log_ms += term->weight * term_value(term, row, model->n_features);
         }
         if (model->cost_sum != NULL) {
-            log_ms += model->cost_sum->weight * cost_sum_log_ms(model->cost_sum, row);
+            log_ms += model->cost_sum->weight * cost_sum_log_ms(model->cost_sum, row, model->n_features);
         }
         out_ms[i] = (float)exp(log_ms);
     }
