@@ -1,0 +1,79 @@
+"""learn/layercost.py and the lowrank model's corrections: the additive layer-cost term,
+its residual smoother, and the signature neighbours' residuals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dnncost.learn.dataset import LatencyData, load_dataset
+from dnncost.learn.evaluation import metrics
+from dnncost.learn.exportable import AnchorSmoother
+from dnncost.learn.features import cost_amounts
+from dnncost.learn.layercost import anchor_space, fit_cost_per_unit
+from dnncost.learn.models import LowRankCostModel
+from dnncost.learn.signature import select_signature
+from dnncost.store import Store
+
+
+@pytest.fixture(scope="module")
+def full(iiswc_store_path) -> LatencyData:
+    with Store(iiswc_store_path) as store:
+        return load_dataset(store)
+
+
+def test_cost_per_unit_recovers_an_additive_device() -> None:
+    rng = np.random.default_rng(0)
+    amounts = rng.random((60, 6)) * np.array([1, 1e6, 1e4, 10, 0, 1e8])  # one column unused
+    truth = np.array([0.2, 3e-6, 0.0, 0.05, 0.0, 1e-8])
+    fitted = fit_cost_per_unit(amounts, amounts @ truth)
+    np.testing.assert_allclose(fitted, truth, rtol=1e-6, atol=1e-12)
+    assert fitted[4] == 0.0
+
+
+def test_smoother_interpolates_alike_networks_and_averages_far_ones() -> None:
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(30, 4))
+    space = anchor_space(features)
+    values = rng.normal(size=30)
+    sharp = AnchorSmoother(space.centre, space.scale, space.anchors, 1e-4, values)
+    np.testing.assert_allclose(sharp.smooth(features), values, atol=1e-9)
+    flat = AnchorSmoother(space.centre, space.scale, space.anchors, 1e9, values)
+    np.testing.assert_allclose(flat.smooth(features[:3]), values.mean(), atol=1e-6)
+    missing = np.full((1, 4), np.nan)  # a missing value stands at the centre
+    np.testing.assert_allclose(sharp.smooth(missing), sharp.smooth(space.centre[None]))
+
+
+def test_a_copy_of_a_training_device_gets_its_own_latencies_from_one_neighbour(
+        full: LatencyData) -> None:
+    data = full.select(np.arange(24))
+    signature = [data.network_names[i] for i in select_signature("d_optimal", data.log_ms, 8)]
+    model = LowRankCostModel(n_estimators=10, neighbours=1).fit(data, signature)
+    row = data.latency_ms[5]
+    device = model.adapt({n: row[data.network_names.index(n)] for n in signature})
+    known = np.array([device.known_log_ms[n] for n in data.network_names])
+    np.testing.assert_allclose(known, np.log(row), atol=1e-9)
+
+
+def test_layer_cost_term_improves_never_measured_networks(full: LatencyData) -> None:
+    rng = np.random.default_rng(0)
+    held = np.sort(rng.choice(118, 35, replace=False))
+    train_n = np.setdiff1d(np.arange(118), held)
+    train_d, test_d = np.arange(0, 84, 2), np.arange(1, 84, 8)  # disjoint devices
+    data = full.select(train_d, train_n)
+    signature = [data.network_names[i] for i in select_signature("d_optimal", data.log_ms, 10)]
+    scores = {}
+    for weight in (0.0, 0.7):
+        model = LowRankCostModel(n_estimators=60, cost_sum_weight=weight).fit(data, signature)
+        true, pred, device = [], [], []
+        for d in test_d:
+            measured = {n: full.latency_ms[d, full.network_names.index(n)] for n in signature}
+            exportable = model.adapt(measured).to_exportable()
+            assert (exportable.cost_sum is None) == (weight == 0.0)
+            true.append(full.latency_ms[d, held])
+            pred.append(exportable.predict_ms(full.features[held]))
+            device.append(np.full(len(held), d))
+        scores[weight] = metrics(*map(np.concatenate, (true, pred, device)))
+    assert scores[0.7]["within10"] > scores[0.0]["within10"] + 2, scores
+    assert scores[0.7]["spearman"] > scores[0.0]["spearman"], scores
+    assert cost_amounts(full.features).min() >= 0
