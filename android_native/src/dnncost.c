@@ -37,20 +37,23 @@ static double squared_distance(const dnncost_smoother *sm, const float *row,
     return total;
 }
 
-/* Kernel average of the anchors' values: two passes (max logit, then weights), no
- * allocation. */
+/* Kernel average of the anchors' values in one pass: a running softmax that rescales
+ * its sums whenever a larger logit appears (no allocation). */
 static double smoothed(const dnncost_smoother *sm, const float *row, int32_t n_features)
 {
-    double best = -INFINITY;
+    double best = -INFINITY, weights = 0.0, total = 0.0;
     for (int32_t j = 0; j < sm->n_anchors; ++j) {
         double logit = -squared_distance(sm, row, n_features, j) / sm->bandwidth;
-        best = logit > best ? logit : best;
-    }
-    double weights = 0.0, total = 0.0;
-    for (int32_t j = 0; j < sm->n_anchors; ++j) {
-        double w = exp(-squared_distance(sm, row, n_features, j) / sm->bandwidth - best);
-        weights += w;
-        total += w * sm->values[j];
+        if (logit > best) {
+            double rescale = exp(best - logit); /* 0 on the first anchor */
+            weights = weights * rescale + 1.0;
+            total = total * rescale + sm->values[j];
+            best = logit;
+        } else {
+            double w = exp(logit - best);
+            weights += w;
+            total += w * sm->values[j];
+        }
     }
     return weights > 0.0 ? total / weights : 0.0;
 }
