@@ -5,7 +5,10 @@ per term its weight, base margin, link, device vector and node arrays, and the l
 term if the model has one. Tree floats are written as their shortest float32 decimal, so
 the C arrays hold XGBoost's exact values; the cost per unit is written as float64.
 Before writing, the node arrays are evaluated in numpy with the C predictor's rules and
-compared to the Python model; a file that would predict differently is not written.
+compared to the Python model; a file that would predict differently is not written. The
+layer-cost term has no conversion to check (its float64 numbers are written exactly);
+its C evaluation is checked against ONNX by the CMake tests (tests/test_export_cli.py,
+tests/test_export_native.py).
 """
 
 from __future__ import annotations

@@ -4,15 +4,15 @@
 TreeEnsembleRegressor (from onnxmltools) -> link -> * weight; the terms are summed,
 with a layer-cost term if the model has one (Gather the amount columns, NaN -> 0, Exp - 1
 on the logged ones, MatMul by the cost per unit, Max with the floor, Log, + the kernel
-average of its training residuals (float64: standardise, squared distances to the
-anchors, Softmax, MatMul), * weight),
+average of its training residuals (standardise, squared distances to the anchors,
+Softmax, MatMul), * weight),
 ``bias_log_ms`` added, Exp taken: ``latency_ms [N]``. The batch size N stays dynamic.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -58,7 +58,8 @@ def _tree_node(booster: Any, n_inputs: int, input_name: str, output_name: str,
     return node, opsets
 
 
-def _cost_sum_nodes(cost_sum: Any, const: Any) -> tuple[list[Any], str]:
+def _cost_sum_nodes(cost_sum: Any,
+                    const: Callable[[str, np.ndarray], str]) -> tuple[list[Any], str]:
     """Nodes computing ``weight * log(max(amounts @ ms_per_unit, floor))`` as [N, 1]."""
     from onnx import helper
 
@@ -104,36 +105,42 @@ def _cost_sum_nodes(cost_sum: Any, const: Any) -> tuple[list[Any], str]:
     return nodes, "cs_weighted"
 
 
-def _smoother_nodes(smoother: Any, const: Any) -> list[Any]:
-    """Nodes computing the AnchorSmoother's kernel average as float32 [N, 1] "sm_value",
-    in float64 like the Python reference (squared distances as |z|^2 - 2 z.a + |a|^2)."""
+def _smoother_nodes(smoother: Any, const: Callable[[str, np.ndarray], str],
+                   dtype: type = np.float32) -> list[Any]:
+    """Nodes computing the AnchorSmoother's kernel average as float32 [N, 1] "sm_value"
+    (squared distances as |z|^2 - 2 z.a + |a|^2, in ``dtype``: float32 keeps the graph
+    within what every ONNX Runtime build runs; the export's parity check bounds the error)."""
     from onnx import TensorProto, helper
 
+    onnx_type = TensorProto.FLOAT if dtype == np.float32 else TensorProto.DOUBLE
     anchors = np.asarray(smoother.anchors, np.float64)
-    f64 = lambda a: np.asarray(a, np.float64)  # noqa: E731
+
+    def typed(values: Any) -> np.ndarray:
+        return np.asarray(values, np.float64).astype(dtype)
+
     return [
-        helper.make_node("Cast", [INPUT_NAME], ["sm_x"], to=TensorProto.DOUBLE),
-        helper.make_node("Sub", ["sm_x", const("sm_centre", f64(smoother.centre)[None])],
+        helper.make_node("Cast", [INPUT_NAME], ["sm_x"], to=onnx_type),
+        helper.make_node("Sub", ["sm_x", const("sm_centre", typed(smoother.centre)[None])],
                          ["sm_centred"]),
-        helper.make_node("Div", ["sm_centred", const("sm_scale", f64(smoother.scale)[None])],
+        helper.make_node("Div", ["sm_centred", const("sm_scale", typed(smoother.scale)[None])],
                          ["sm_z_raw"]),
         helper.make_node("IsNaN", ["sm_z_raw"], ["sm_nan"]),
-        helper.make_node("Where", ["sm_nan", const("sm_zero", f64([[0.0]])), "sm_z_raw"],
+        helper.make_node("Where", ["sm_nan", const("sm_zero", typed([[0.0]])), "sm_z_raw"],
                          ["sm_z"]),
         helper.make_node("ReduceSumSquare", ["sm_z"], ["sm_zz"], axes=[1], keepdims=1),
-        helper.make_node("MatMul", ["sm_z", const("sm_anchors_t", anchors.T.copy())],
+        helper.make_node("MatMul", ["sm_z", const("sm_anchors_t", typed(anchors.T))],
                          ["sm_cross"]),
-        helper.make_node("Mul", ["sm_cross", const("sm_minus_two", f64([[-2.0]]))],
+        helper.make_node("Mul", ["sm_cross", const("sm_minus_two", typed([[-2.0]]))],
                          ["sm_cross2"]),
         helper.make_node("Add", ["sm_zz", "sm_cross2"], ["sm_partial"]),
-        helper.make_node("Add", ["sm_partial", const("sm_aa", (anchors ** 2).sum(1)[None])],
+        helper.make_node("Add", ["sm_partial", const("sm_aa", typed((anchors ** 2).sum(1))[None])],
                          ["sm_squared"]),
-        helper.make_node("Mul", ["sm_squared", const("sm_minus_inv_bw", f64(
+        helper.make_node("Mul", ["sm_squared", const("sm_minus_inv_bw", typed(
             [[-1.0 / smoother.bandwidth]]))], ["sm_logits"]),
         helper.make_node("Softmax", ["sm_logits"], ["sm_weights"], axis=1),
-        helper.make_node("MatMul", ["sm_weights", const("sm_values", f64(
-            smoother.values).reshape(-1, 1))], ["sm_value64"]),
-        helper.make_node("Cast", ["sm_value64"], ["sm_value"], to=TensorProto.FLOAT),
+        helper.make_node("MatMul", ["sm_weights", const("sm_values", typed(
+            smoother.values).reshape(-1, 1))], ["sm_value_typed"]),
+        helper.make_node("Cast", ["sm_value_typed"], ["sm_value"], to=TensorProto.FLOAT),
     ]
 
 

@@ -13,8 +13,9 @@ and bytes back from feature columns (expm1 of the logged ones), the optional ``c
 term holds the device's non-negative cost per unit of each, and its optional smoother
 is a kernel average of the term's log errors on the training networks
 (:class:`AnchorSmoother`); or, for neural models, ``log_latency_ms = module(X)`` with
-the device folded into the module. Every learned model that can be exported reduces to one of these two forms, so
-export/ writes ONNX (and C, for the tree form) without knowing how it was trained.
+the device folded into the module. Every learned model that can be exported reduces to
+one of these two forms, so export/ writes ONNX (and C, for the tree form) without
+knowing how it was trained.
 """
 
 from __future__ import annotations

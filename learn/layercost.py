@@ -32,17 +32,35 @@ class AnchorSpace:
 
 def fit_cost_per_unit(amounts: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
     """Non-negative ms per unit of each amount column that best explains the latencies
-    (least squares on relative error); all-zero columns get 0."""
+    (least squares on relative error, rows with a finite positive latency only); all-zero
+    columns get 0."""
     from scipy.optimize import nnls
 
-    amounts = np.asarray(amounts, np.float64)
-    scale = amounts.max(0)
+    latency_ms = np.asarray(latency_ms, np.float64)
+    rows = np.isfinite(latency_ms) & (latency_ms > 0)
+    amounts = np.asarray(amounts, np.float64)[rows]
+    scale = amounts.max(0) if len(amounts) else np.zeros(amounts.shape[1])
     used = scale > 0
-    scaled = amounts[:, used] / scale[used] / np.asarray(latency_ms, float)[:, None]
-    coef, _ = nnls(scaled, np.ones(len(scaled)), maxiter=50 * scaled.shape[1])
     out = np.zeros(amounts.shape[1])
+    if not used.any():
+        return out  # (scipy's nnls aborts the process on an empty matrix)
+    scaled = amounts[:, used] / scale[used] / latency_ms[rows][:, None]
+    coef, _ = nnls(scaled, np.ones(len(scaled)), maxiter=50 * scaled.shape[1])
     out[used] = coef / scale[used]
     return out
+
+
+def _kth_nearest_squared(points: np.ndarray, k: int, block: int = 1024) -> np.ndarray:
+    """Per point, the squared distance to its k-th nearest other point (memory: one
+    ``block x len(points)`` slab at a time)."""
+    norms = (points ** 2).sum(1)
+    out = np.empty(len(points))
+    for start in range(0, len(points), block):
+        part = points[start:start + block]
+        squared = (part ** 2).sum(1)[:, None] - 2.0 * part @ points.T + norms[None, :]
+        squared[np.arange(len(part)), np.arange(start, start + len(part))] = np.inf
+        out[start:start + len(part)] = np.partition(squared, k - 1, axis=1)[:, k - 1]
+    return np.maximum(out, 0.0)
 
 
 def anchor_space(features: np.ndarray) -> AnchorSpace:
@@ -53,21 +71,24 @@ def anchor_space(features: np.ndarray) -> AnchorSpace:
     scale = x.std(0)
     scale = np.where(scale > 0, scale, 1.0)
     anchors = (x - centre) / scale
-    squared = ((anchors[:, None, :] - anchors[None, :, :]) ** 2).sum(-1)
-    np.fill_diagonal(squared, np.inf)
     nearest = min(NEAREST, len(x) - 1)
-    spacing = float(np.median(np.sort(squared, 1)[:, nearest - 1])) if nearest >= 1 else 1.0
+    spacing = float(np.median(_kth_nearest_squared(anchors, nearest))) if nearest >= 1 else 1.0
     bandwidth = BANDWIDTH_SCALE * spacing if np.isfinite(spacing) and spacing > 0 else 1.0
     return AnchorSpace(centre, scale, anchors, bandwidth)
 
 
 def cost_sum_term(space: AnchorSpace, features: np.ndarray, latency_ms: np.ndarray,
-                  weight: float) -> CostSumTerm:
+                  weight: float) -> CostSumTerm | None:
     """The device's layer-cost term from its latencies on the training networks
-    (``features``, the rows ``space`` was built from), corrected by their residuals."""
+    (``features``, the rows ``space`` was built from; NaN where unknown), corrected by
+    their residuals; None when no amount is ever non-zero (nothing to fit)."""
     amounts = cost_amounts(features)
     per_unit = fit_cost_per_unit(amounts, latency_ms)
-    residual = np.log(latency_ms) - np.log(np.maximum(amounts @ per_unit, FLOOR_MS))
+    if not per_unit.any():
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        residual_log_ms = np.log(latency_ms) - np.log(np.maximum(amounts @ per_unit, FLOOR_MS))
+    residual_log_ms = np.where(np.isfinite(residual_log_ms), residual_log_ms, 0.0)
     smoother = AnchorSmoother(space.centre, space.scale, space.anchors, space.bandwidth,
-                              residual)
+                              residual_log_ms)
     return CostSumTerm(per_unit, weight, smoother=smoother)

@@ -92,14 +92,14 @@ def place_device(factors: Factors, loadings: np.ndarray, mean_log_ms: np.ndarray
     return placement
 
 
-def signature_residuals(factors: Factors, log_ms: np.ndarray,
-                        signature: np.ndarray) -> np.ndarray:
+def signature_residuals(factors: Factors, log_ms: np.ndarray, signature: np.ndarray,
+                        shrinkage: float = 1.0) -> np.ndarray:
     """Per training device ``[devices, networks]``: its log latencies minus what placing
     it from its signature networks alone predicts (what the structure misses)."""
     y = fill_missing(log_ms)
     sig = np.asarray(signature, int)
     placements = [place_device(factors, factors.loadings[sig], factors.mean_log_ms[sig],
-                               row[sig]) for row in y]
+                               row[sig], shrinkage) for row in y]
     return y - factors.mean_log_ms - np.asarray(placements) @ factors.loadings.T
 
 

@@ -5,9 +5,9 @@ only model directories you made or trust), ``signature.json``, ``model.json`` (t
 manifest) and ``report.md`` / ``report.json``.
 
 ``adapt`` writes DEVICE_MODEL_DIR: ``device_model.json`` (bias, weights, device vectors,
-layer-cost term, feature set, per-network values) plus ``booster_J.json`` files (XGBoost's JSON format)
-or ``module.pt`` (a torch state dict). No pickles, so export/ and other languages can
-read it; :func:`load_device_model` rebuilds the :class:`DeviceModel`.
+layer-cost term, feature set, per-network values) plus ``booster_J.json`` files
+(XGBoost's JSON format) or ``module.pt`` (a torch state dict). No pickles, so export/
+and other languages can read it; :func:`load_device_model` rebuilds the :class:`DeviceModel`.
 """
 
 from __future__ import annotations

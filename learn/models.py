@@ -141,8 +141,9 @@ class LowRankCostModel(_Base):
     take ``mu``, ``G`` from the training matrix; unseen ones mix, with weight
     ``cost_sum_weight`` on the second, XGBoost's ``mu``, ``G`` from features and the
     layer-cost model fitted to the device's (measured or placed) training latencies.
-    Seen networks also get the mean of what the structure misses on the ``neighbours``
-    training devices whose signatures are shaped most like the new device's."""
+    When a device is placed from its signature alone, seen networks also get the mean of
+    what the structure misses on the ``neighbours`` training devices whose signatures
+    are shaped most like the device's."""
 
     def __init__(self, mode: str = "collaborative", seed: int = 0, n_estimators: int = 300,
                  rank: int = 3, shrinkage: float = 1.0, cost_sum_weight: float = 0.7,
@@ -165,17 +166,24 @@ class LowRankCostModel(_Base):
         sig = data.network_index(self.signature_)
         trusted = np.ones(len(data.log_ms), bool) if device_weights is None \
             else np.asarray(device_weights) >= np.max(device_weights)
-        residuals = signature_residuals(self.factors_, data.log_ms, sig)
+        residuals = signature_residuals(self.factors_, data.log_ms, sig, self.shrinkage)
         shapes = fill_missing(data.log_ms)[:, sig]
         self.neighbour_shapes_ = (shapes - shapes.mean(1, keepdims=True))[trusted]
         self.neighbour_residuals_ = residuals[trusted]
         self.anchor_space_ = anchor_space(data.features)
         return self
 
+    def _usable(self, measured: Mapping[str, float]) -> dict[str, float]:
+        """The measurements of known networks with a finite positive latency."""
+        known = set(self.network_names_)
+        return {n: float(ms) for n, ms in measured.items()
+                if n in known and np.isfinite(ms) and ms > 0}
+
     def place(self, measured: Mapping[str, float]) -> np.ndarray:
         """The device's placement from every known network it measured."""
         _measured_vector(measured, self.signature_)
-        names = [n for n in measured if n in set(self.network_names_)]
+        measured = self._usable(measured)
+        names = list(measured)
         where = [self.network_names_.index(n) for n in names]
         return place_device(self.factors_, self.factors_.loadings[where],
                             self.factors_.mean_log_ms[where],
@@ -185,22 +193,24 @@ class LowRankCostModel(_Base):
         """The device model for a new device from its measurements (name -> ms)."""
         placement = self.place(measured)
         known = self.factors_.mean_log_ms + self.factors_.loadings @ placement
-        if self.neighbours > 0 and len(self.signature_):
-            shape = _measured_vector(measured, self.signature_)
+        usable = self._usable(measured)
+        if self.neighbours > 0 and len(self.neighbour_residuals_) \
+                and set(usable) == set(self.signature_):  # placed as the neighbours were
+            shape = _measured_vector(usable, self.signature_)
             distance = np.linalg.norm(self.neighbour_shapes_ - (shape - shape.mean()), axis=1)
             nearest = np.argsort(distance, kind="stable")[:self.neighbours]
             known = known + self.neighbour_residuals_[nearest].mean(0)
-        a = self.cost_sum_weight
-        terms = (TreeTerm(self.boosters_[0], 1.0 - a),) + tuple(
-            TreeTerm(b, (1.0 - a) * float(w)) for b, w in zip(self.boosters_[1:], placement[1:]))
         cost_sum = None
-        if a > 0:
+        if self.cost_sum_weight > 0:
             row_ms = np.exp(known)
-            for name, ms in measured.items():
-                if name in self.network_names_:
-                    row_ms[self.network_names_.index(name)] = ms
-            cost_sum = cost_sum_term(self.anchor_space_, self.features_, row_ms, a)
-        exportable = ExportableModel(FEATURE_SET, FEATURE_NAMES, (1.0 - a) * float(placement[0]),
+            for name, ms in usable.items():
+                row_ms[self.network_names_.index(name)] = ms
+            cost_sum = cost_sum_term(self.anchor_space_, self.features_, row_ms,
+                                     self.cost_sum_weight)
+        tree_weight = 1.0 - (cost_sum.weight if cost_sum is not None else 0.0)
+        terms = (TreeTerm(self.boosters_[0], tree_weight),) + tuple(
+            TreeTerm(b, tree_weight * float(w)) for b, w in zip(self.boosters_[1:], placement[1:]))
+        exportable = ExportableModel(FEATURE_SET, FEATURE_NAMES, tree_weight * float(placement[0]),
                                      terms, cost_sum=cost_sum,
                                      metadata={"model": "lowrank", "mode": self.mode,
                                                "placement": placement.tolist()})
@@ -240,7 +250,8 @@ class HybridCostModel(_Base):
                                                             weight=w * le.cost_sum.weight)
         exportable = ExportableModel(FEATURE_SET, FEATURE_NAMES,
                                      w * le.bias_log_ms + (1 - w) * te.bias_log_ms, terms,
-                                     cost_sum=cost_sum, metadata={**dict(le.metadata), "model": "hybrid",
+                                     cost_sum=cost_sum,
+                                     metadata={**dict(le.metadata), "model": "hybrid",
                                                "weight_lowrank": w,
                                                "booster_inputs": te.metadata["booster_inputs"]})
         return DeviceModel(exportable, known, dict(low.info))

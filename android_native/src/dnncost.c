@@ -87,7 +87,8 @@ int dnncost_predict_with(const dnncost_model *model, const float *features, int 
             log_ms += term->weight * term_value(term, row, model->n_features);
         }
         if (model->cost_sum != NULL) {
-            log_ms += model->cost_sum->weight * cost_sum_log_ms(model->cost_sum, row, model->n_features);
+            const dnncost_cost_sum *cost = model->cost_sum;
+            log_ms += cost->weight * cost_sum_log_ms(cost, row, model->n_features);
         }
         out_ms[i] = (float)exp(log_ms);
     }
