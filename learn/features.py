@@ -34,8 +34,8 @@ FEATURE_NAMES: tuple[str, ...] = (
 # Additive cost amounts read back from the agg-v1 columns: per op class its layer count,
 # MACs and bytes moved, plus the depthwise MACs by kernel and the stride-2 MACs. A
 # network's latency is close to a non-negative sum of these times a per-device cost per
-# unit (learn.models fits it; export computes the same sum in its graphs). Columns whose
-# name starts with ``log_`` or has ``_log_`` hold log1p of the amount.
+# unit (learn/layercost.py fits it; export computes the same sum in its graphs). Columns
+# whose name starts with ``log_`` or has ``_log_`` hold log1p of the amount.
 COST_AMOUNT_COLUMNS: tuple[int, ...] = tuple(
     FEATURE_NAMES.index(name) for name in
     tuple(f"{c}_{p}" for c in _CLASSES for p in _PER_CLASS)
