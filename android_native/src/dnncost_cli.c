@@ -6,7 +6,8 @@
  * Each line holds the model's F features, comma-separated, in the order of the
  * model's feature names (`dnncost_cli --info` lists them); an empty field or "nan" is
  * missing (the trees take their default branch; a layer-cost term counts it as 0, so
- * give such models complete rows). A first line that does not start with a number is a header and skipped.
+ * give such models complete rows). A first line that does not start with a number is
+ * a header and skipped.
  */
 #include "dnncost.h"
 
