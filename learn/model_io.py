@@ -8,6 +8,11 @@ manifest) and ``report.md`` / ``report.json``.
 layer-cost term, feature set, per-network values) plus ``booster_J.json`` files
 (XGBoost's JSON format) or ``module.pt`` (a torch state dict). No pickles, so export/
 and other languages can read it; :func:`load_device_model` rebuilds the :class:`DeviceModel`.
+
+Both manifests carry ``format_version``. A reader refuses a newer format rather than
+ignore what it does not know (an unknown term would silently change every prediction).
+Device models of an older format still load; a model directory of an older format does
+not, because its pickled estimator may lack state this version needs: train it again.
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ from dnncost.learn.exportable import AnchorSmoother, CostSumTerm, ExportableMode
 
 MANIFEST = "model.json"
 DEVICE_MANIFEST = "device_model.json"
+MODEL_FORMAT = 2  # 2: lowrank estimators carry the layer-cost term and neighbour state
+DEVICE_MODEL_FORMAT = 2  # 2: the optional "cost_sum" term; 1 had no format_version
+
+
+def _format_of(path: Path, manifest: dict[str, Any], supported: int, what: str) -> int:
+    version = int(manifest.get("format_version", 1))
+    if version > supported:
+        raise ModelError(f"{path} is a {what} of format {version}, newer than this dnncost "
+                         f"{__version__} reads ({supported}): upgrade dnncost")
+    return version
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -40,7 +55,8 @@ def save_model(model_dir: str | Path, trained: Any, manifest: dict[str, Any],
     with (path / "estimator.pkl").open("wb") as handle:
         pickle.dump(trained, handle)
     _write_json(path / "signature.json", {"networks": signature})
-    _write_json(path / MANIFEST, {**manifest, "dnncost_version": __version__})
+    _write_json(path / MANIFEST, {**manifest, "dnncost_version": __version__,
+                                  "format_version": MODEL_FORMAT})
     _write_json(path / "report.json", manifest.get("report", {}))
     (path / "report.md").write_text(report_md)
     return path
@@ -53,6 +69,9 @@ def load_model(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
         raise ModelError(f"{path} is not a dnncost model directory (no {MANIFEST}): "
                          "pass the directory `dnncost train -o` wrote")
     manifest = json.loads((path / MANIFEST).read_text())
+    if _format_of(path, manifest, MODEL_FORMAT, "model directory") < MODEL_FORMAT:
+        raise ModelError(f"{path} was written by an older dnncost "
+                         f"({manifest.get('dnncost_version', 'unknown')}): train it again")
     with (path / "estimator.pkl").open("rb") as handle:
         return pickle.load(handle), manifest
 
@@ -99,7 +118,8 @@ def save_device_model(model_dir: str | Path, model: DeviceModel) -> Path:
         "cost_sum": None if exp.cost_sum is None else _cost_sum_json(exp.cost_sum),
         "module": "module.pt" if exp.module is not None else None,
         "metadata": dict(exp.metadata), "known_log_ms": dict(model.known_log_ms),
-        "info": dict(model.info), "dnncost_version": __version__})
+        "info": dict(model.info), "dnncost_version": __version__,
+        "format_version": DEVICE_MODEL_FORMAT})
     return path
 
 
@@ -110,6 +130,7 @@ def load_device_model(model_dir: str | Path) -> DeviceModel:
         raise ModelError(f"{path} is not a device model directory (no {DEVICE_MANIFEST}): "
                          "pass the directory `dnncost adapt -o` wrote")
     spec = json.loads((path / DEVICE_MANIFEST).read_text())
+    _format_of(path, spec, DEVICE_MODEL_FORMAT, "device model")
     trees = []
     if spec["trees"]:
         import xgboost as xgb

@@ -177,3 +177,32 @@ def test_adapt_uses_every_measurement_given(stores: dict, tmp_path: Path) -> Non
         predicted = model.predict_ms(layers)
         errors[label] = sum(abs(p / held[n] - 1) for p, n in zip(predicted, others))
     assert errors["more"] < errors["signature"]
+
+
+@pytest.mark.parametrize("which", ["device_model", "model"])
+@pytest.mark.parametrize("version", ["newer", "older"])
+def test_model_formats_other_than_this_version(model_dir: Path, stores: dict, tmp_path: Path,
+                                               which: str, version: str) -> None:
+    sig = {n: stores["held"][n] for n in _signature(model_dir)}
+    shutil.copytree(model_dir, tmp_path / "model")
+    assert _run("adapt", tmp_path / "model", "--measurements",
+                _write(tmp_path / "s.csv", sig), "-o", tmp_path / "dev").exit_code == 0
+    directory = tmp_path / ("dev" if which == "device_model" else "model")
+    manifest_path = directory / f"{which}.json"
+    manifest = json.loads(manifest_path.read_text())
+    if version == "newer":
+        manifest["format_version"] += 1
+    else:
+        del manifest["format_version"]
+    manifest_path.write_text(json.dumps(manifest))
+    if which == "device_model":
+        result = _run("predict", directory, "--store", stores["train"])
+    else:
+        result = _run("adapt", directory, "--measurements", tmp_path / "s.csv", "-o",
+                      tmp_path / "dev2")
+    if which == "device_model" and version == "older":  # format 1 had no cost_sum: loads
+        assert result.exit_code == 0, result.output
+        return
+    expected = "upgrade dnncost" if version == "newer" else "train it again"
+    assert result.exit_code == 2 and expected in result.output and str(directory) in \
+        result.output, result.output
