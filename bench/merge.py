@@ -4,7 +4,8 @@ measures their own phone and sends the store).
 Networks and devices are matched by id (ours kept when both hold one); a measurement
 whose key exists here with other values is kept in ``measurement_conflicts`` under its
 source and reported, never written over ours. Merging the same store twice changes
-nothing. Canary series stay with the store that measured them.
+nothing. A device's canary series (per config) comes along when this store has none
+for it, so the evidence of drift during its sweep travels with its measurements.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class MergeReport:
     devices: int = 0
     measurements: int = 0
     unchanged: int = 0
+    canary_series: int = 0
     conflicts: list[Measurement] = field(default_factory=list)
 
 
@@ -67,4 +69,14 @@ def merge_store(store: Store, other_path: str | Path) -> MergeReport:
             else:
                 store.put_conflict(measurement, source=source)
                 report.conflicts.append(measurement)
+        report.canary_series = _merge_canaries(store, other)
     return report
+
+
+def _merge_canaries(store: Store, other: Store) -> int:
+    """Copy the other store's canary series for (device, config) pairs we have none of."""
+    query = "SELECT * FROM canaries ORDER BY device_id, config_hash, seq"
+    ours = {(r["device_id"], r["config_hash"]) for r in store.rows(query)}
+    new = [r for r in other.rows(query) if (r["device_id"], r["config_hash"]) not in ours]
+    store.put_canary_rows(new)
+    return len({(r["device_id"], r["config_hash"]) for r in new})

@@ -236,12 +236,16 @@ class Store:
     def put_canary(self, device_id: str, config: Mapping[str, Any], seq: int,
                    network_id: str, median_ms: float | None) -> None:
         """Record one point of a device's canary series (drift guard)."""
-        row = {"device_id": device_id, "config_hash": config_hash(config), "seq": seq,
-               "network_id": network_id, "median_ms": median_ms, "measured_at": _now()}
+        self.put_canary_rows([{"device_id": device_id, "config_hash": config_hash(config),
+                               "seq": seq, "network_id": network_id, "median_ms": median_ms,
+                               "measured_at": _now()}])
+
+    def put_canary_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Write canary rows as read from a ``canaries`` table (another store's series)."""
         with self.transaction():
-            self._db.execute(
+            self._db.executemany(
                 "INSERT OR REPLACE INTO canaries VALUES (:device_id, :config_hash, :seq, "
-                ":network_id, :median_ms, :measured_at)", row)
+                ":network_id, :median_ms, :measured_at)", list(rows))
 
     # ---- reads --------------------------------------------------------------------
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:

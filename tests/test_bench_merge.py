@@ -36,12 +36,15 @@ def test_merge_adds_then_is_idempotent_and_keeps_conflicts(tmp_path):
     _make(ours, "phone_a", {"n1": 5.0}, networks=(NET,))
     _make(alice, "phone_b", {"n1": 7.0, "n2": 9.0})
     _make(bob, "phone_a", {"n1": 5.5, "n2": 6.0})  # n1 disagrees with ours
+    with Store(alice) as store:  # alice's sweep re-measured a canary twice
+        for seq, median_ms in enumerate((7.0, 7.4)):
+            store.put_canary("phone_b", CONFIG, seq, "n1", median_ms)
 
     runner = CliRunner()
     result = runner.invoke(cli, ["data", "merge", str(alice), str(bob), "--store", str(ours)])
     assert result.exit_code == 0, result.output
     assert f"merged {alice}: 1 networks, 1 devices, 2 measurements added, 0 unchanged, " \
-           "0 conflicts" in result.output
+           "0 conflicts, 1 canary series" in result.output
     assert f"merged {bob}: 0 networks, 0 devices, 1 measurements added, 0 unchanged, " \
            "1 conflicts" in result.output
     assert f"conflict phone_a / n1 / config" in result.output
@@ -51,6 +54,9 @@ def test_merge_adds_then_is_idempotent_and_keeps_conflicts(tmp_path):
                                "FROM measurement_conflicts")
         assert [n.name for n in store.networks()] == ["net1", "net2"]
         assert store.layer_rows("n2")[0]["macs"] == 200
+        canaries = store.rows("SELECT device_id, seq, median_ms FROM canaries ORDER BY seq")
+    assert canaries == [{"device_id": "phone_b", "seq": 0, "median_ms": 7.0},
+                        {"device_id": "phone_b", "seq": 1, "median_ms": 7.4}]
     assert medians == {("phone_a", "n1"): 5.0, ("phone_a", "n2"): 6.0,
                        ("phone_b", "n1"): 7.0, ("phone_b", "n2"): 9.0}
     assert conflicts == [{"device_id": "phone_a", "network_id": "n1", "median_ms": 5.5,
@@ -59,8 +65,8 @@ def test_merge_adds_then_is_idempotent_and_keeps_conflicts(tmp_path):
     before = dump(ours)
     again = runner.invoke(cli, ["data", "merge", str(alice), str(bob), "--store", str(ours)])
     assert again.exit_code == 0
-    assert f"merged {alice}: 0 networks, 0 devices, 0 measurements added, 2 unchanged" \
-        in again.output
+    assert f"merged {alice}: 0 networks, 0 devices, 0 measurements added, 2 unchanged, " \
+           "0 conflicts, 0 canary series" in again.output
     assert dump(ours) == before
 
 

@@ -98,7 +98,8 @@ def merge_cmd(others: tuple[str, ...], store_path: str) -> None:
     """Merge stores measured on other hosts or by other people into this one.
 
     Idempotent; devices and networks are matched by id; a measurement that differs
-    from ours is kept apart (measurement_conflicts) and listed, never overwritten.
+    from ours is kept apart (measurement_conflicts) and listed, never overwritten; a
+    device's canary series comes along when this store has none for it.
 
     Example: dnncost data merge alice.sqlite bob.sqlite --store data/dnncost.sqlite
     """
@@ -109,7 +110,7 @@ def merge_cmd(others: tuple[str, ...], store_path: str) -> None:
             report = merge_store(store, other)
             echo(f"merged {other}: {report.networks} networks, {report.devices} devices, "
                  f"{report.measurements} measurements added, {report.unchanged} unchanged, "
-                 f"{len(report.conflicts)} conflicts")
+                 f"{len(report.conflicts)} conflicts, {report.canary_series} canary series")
             for m in report.conflicts:
                 echo(f"  conflict {m.device_id} / {m.network_id} / config {m.config_hash}: "
                      f"kept apart with source {other}")
