@@ -103,13 +103,21 @@ def signature_residuals(factors: Factors, log_ms: np.ndarray, signature: np.ndar
     return y - factors.mean_log_ms - np.asarray(placements) @ factors.loadings.T
 
 
+def measurement_residuals(factors: Factors, loadings: np.ndarray, mean_log_ms: np.ndarray,
+                          log_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The device's (robust) placement and each measurement's log residual against it: a
+    large one is a measurement the device's others do not explain (a background task,
+    throttling during that run)."""
+    placement = place_device(factors, loadings, mean_log_ms, log_ms)
+    return placement, np.asarray(log_ms) - mean_log_ms - loadings @ placement
+
+
 def fit_score(factors: Factors, loadings: np.ndarray, mean_log_ms: np.ndarray,
               log_ms: np.ndarray) -> dict[str, float]:
     """How well a device's measurements fit the training structure: the RMS residual
     (log ms) after placing it, and how far its placement lies from the training devices
     (Mahalanobis distance; above ~3 means unlike every training device)."""
-    placement = place_device(factors, loadings, mean_log_ms, log_ms)
-    resid = np.asarray(log_ms) - mean_log_ms - loadings @ placement
+    placement, resid = measurement_residuals(factors, loadings, mean_log_ms, log_ms)
     diff = placement - factors.prior_mean
     distance = float(np.sqrt(diff @ np.linalg.solve(factors.prior_cov, diff)))
     return {"rms_residual_log": float(np.sqrt(np.mean(resid ** 2))),

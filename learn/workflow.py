@@ -22,13 +22,14 @@ from dnncost.learn.dataset import config_hashes, load_dataset
 from dnncost.learn.evaluation import metrics
 from dnncost.learn.device_model import DeviceModel
 from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET
-from dnncost.learn.lowrank import fit_score
+from dnncost.learn.lowrank import fit_score, measurement_residuals
 from dnncost.learn.model_io import load_device_model, load_model, save_device_model, save_model
 from dnncost.learn.training import Trained, TrainOptions, train
 
 CALIBRATION_PRIOR = 5.0  # pseudo-measurements shrinking the calibration shift to 0
 MAHALANOBIS_WARNING = 3.0
 RESIDUAL_WARNING = 3.0  # times the training devices' RMS residual
+SUSPECT_RATIO = 1.5  # a measurement this many times off what the others imply is suspect
 
 
 def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path,
@@ -142,25 +143,37 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
     shift = calibrate(model, trained.estimator, measured) \
         if manifest["model"] in ("xgb", "lstm") and manifest["mode"] != "individual" else 0.0
     score: dict[str, Any] = {}
+    suspect: dict[str, float] = {}
     if trained.factors is not None:
         where = [trained.network_names.index(n) for n in measured]
-        score = fit_score(trained.factors, trained.factors.loadings[where],
-                          trained.factors.mean_log_ms[where],
-                          np.log([measured[n] for n in measured]))
-    warning = ""
+        args = (trained.factors, trained.factors.loadings[where],
+                trained.factors.mean_log_ms[where], np.log(list(measured.values())))
+        score = fit_score(*args)
+        ratios = np.exp(measurement_residuals(*args)[1])
+        suspect = {n: round(float(r), 2) for n, r in zip(measured, ratios)
+                   if max(r, 1 / r) > SUSPECT_RATIO}
+    warnings = []
     if score and (score["mahalanobis"] > MAHALANOBIS_WARNING or score["rms_residual_log"]
                   > RESIDUAL_WARNING * score["train_rms_residual_log"]):
-        warning = ("this device looks unlike every training device (a little core, a "
-                   "throttled phone?): predictions may be off; measure more networks and "
-                   "pass them in the measurements file")
+        warnings.append("this device looks unlike every training device (a little core, a "
+                        "throttled phone?): predictions may be off; measure more networks "
+                        "and pass them in the measurements file")
+    if suspect:
+        worst = sorted(suspect, key=lambda n: -abs(math.log(suspect[n])))[:3]
+        warnings.append(", ".join(f"{n} measured {suspect[n]:g}x" for n in worst)
+                        + " the latency the device's other measurements imply: re-measure "
+                        "(a background task or throttling during the run?)")
+    warning = "; ".join(warnings)
     model.info = {**dict(model.info), "fit_score": score, "warning": warning,
+                  "suspect_measurements": suspect,
                   "device": device.id if device else None,
                   "signature_latency_ms": {n: measured[n] for n in trained.signature},
                   "calibration_shift_log": shift,
                   "measured_networks": len(measured), "model_dir": str(model_dir),
                   "mode": manifest["mode"], "model": manifest["model"]}
     save_device_model(out_dir, model)
-    return {"fit_score": score, "warning": warning, "measured_networks": len(measured)}
+    return {"fit_score": score, "warning": warning, "suspect_measurements": suspect,
+            "measured_networks": len(measured)}
 
 
 def calibrate(model: DeviceModel, estimator: Any, measured: dict[str, float]) -> float:

@@ -74,7 +74,7 @@ def test_adapt_and_predict_round_trip(model_dir: Path, stores: dict, tmp_path: P
     measured = _write(tmp_path / "new.csv", {n: held[n] for n in _signature(model_dir)})
     result = _run("adapt", model_dir, "--measurements", measured, "-o", tmp_path / "dev")
     assert result.exit_code == 0, result.output
-    assert "fit score" in result.output
+    assert "fit score" in result.output and "re-measure" not in result.output
     assert hasattr(load_device_model(tmp_path / "dev"), "to_exportable")
     result = _run("predict", tmp_path / "dev", "--store", stores["train"], "--csv",
                   tmp_path / "pred.csv")
@@ -99,6 +99,18 @@ def test_adapt_warns_for_a_device_unlike_any_training_one(model_dir: Path, store
                   "-o", tmp_path / "odd")
     assert result.exit_code == 0
     assert "warning" in result.output and "unlike every training device" in result.output
+
+
+def test_adapt_names_a_measurement_its_others_do_not_explain(model_dir: Path, stores: dict,
+                                                              tmp_path: Path) -> None:
+    sig = _signature(model_dir)
+    spiked = {n: stores["held"][n] * (3.0 if n == sig[2] else 1.0) for n in sig}
+    result = _run("adapt", model_dir, "--measurements", _write(tmp_path / "s.csv", spiked),
+                  "-o", tmp_path / "dev")
+    assert result.exit_code == 0, result.output
+    assert f"{sig[2]} measured" in result.output and "re-measure" in result.output
+    suspect = load_device_model(tmp_path / "dev").info["suspect_measurements"]
+    assert list(suspect) == [sig[2]] and suspect[sig[2]] > 1.5
 
 
 @pytest.mark.parametrize("case", ["missing", "unknown", "nonpositive", "in_training",
