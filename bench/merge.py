@@ -4,14 +4,18 @@ measures their own phone and sends the store).
 Networks and devices are matched by id (ours kept when both hold one); a measurement
 whose key exists here with other values is kept in ``measurement_conflicts`` under its
 source and reported, never written over ours. Merging the same store twice changes
-nothing. A device's canary series (per config) comes along when this store has none
-for it, so the evidence of drift during its sweep travels with its measurements.
+nothing. A device's canary series (per config) travels with its measurements: it comes
+along when this merge added or matched that device's measurements under that config and
+our series for it is empty or a prefix of theirs (a contributor's later, longer store);
+a series that disagrees with ours is left out and counted.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dnncost.errors import InputError
 from dnncost.records import Measurement
@@ -28,6 +32,7 @@ class MergeReport:
     measurements: int = 0
     unchanged: int = 0
     canary_series: int = 0
+    canary_series_left_out: int = 0
     conflicts: list[Measurement] = field(default_factory=list)
 
 
@@ -59,6 +64,7 @@ def merge_store(store: Store, other_path: str | Path) -> MergeReport:
                 store.put_device(device)
                 report.devices += 1
         existing = {_key(m): m for m in store.measurements()}
+        held: set[tuple[str, str]] = set()  # (device, config) whose measurements we hold
         for measurement in other.measurements():
             mine = existing.get(_key(measurement))
             if mine is None:
@@ -69,14 +75,30 @@ def merge_store(store: Store, other_path: str | Path) -> MergeReport:
             else:
                 store.put_conflict(measurement, source=source)
                 report.conflicts.append(measurement)
-        report.canary_series = _merge_canaries(store, other)
+                continue
+            held.add((measurement.device_id, measurement.config_hash))
+        _merge_canaries(store, other, held, report)
     return report
 
 
-def _merge_canaries(store: Store, other: Store) -> int:
-    """Copy the other store's canary series for (device, config) pairs we have none of."""
-    query = "SELECT * FROM canaries ORDER BY device_id, config_hash, seq"
-    ours = {(r["device_id"], r["config_hash"]) for r in store.rows(query)}
-    new = [r for r in other.rows(query) if (r["device_id"], r["config_hash"]) not in ours]
-    store.put_canary_rows(new)
-    return len({(r["device_id"], r["config_hash"]) for r in new})
+def _series(store: Store) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    series: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in store.rows("SELECT * FROM canaries ORDER BY device_id, config_hash, seq"):
+        series[row["device_id"], row["config_hash"]].append(row)
+    return series
+
+
+def _merge_canaries(store: Store, other: Store, held: set[tuple[str, str]],
+                    report: MergeReport) -> None:
+    """Copy (or extend ours with) the other store's canary series of the pairs in
+    ``held``, rows verbatim; a series that disagrees with ours is left out."""
+    ours = _series(store)
+    for pair, rows in _series(other).items():
+        mine = ours.get(pair, [])
+        if pair not in held or len(rows) <= len(mine):
+            continue
+        if rows[:len(mine)] != mine:
+            report.canary_series_left_out += 1
+            continue
+        store.put_canary_rows(rows[len(mine):])
+        report.canary_series += 1

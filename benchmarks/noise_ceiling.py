@@ -10,8 +10,9 @@ The IISWC 2020 data holds repeated submissions of one phone model (``GM1901_0``,
 3. The low-rank model's in-sample fit: trained on the other folds' phones (as in
    ``accuracy.py``, 5 folds grouped by phone model) and adapted to a test phone from
    *all* its measurements, then scored on its non-signature networks, the very values it
-   was fitted to. No placement from 10 measurements can fit them better than this. Also
-   how much of the pooled squared error (which R^2 divides) its worst pairs carry.
+   was fitted to: what the low-rank structure itself explains (the k=10 predictions add
+   a neighbour correction on top, so they can come close to it). Also how much of the
+   pooled squared error (which R^2 divides) its worst pairs carry.
 
     .venv/bin/python benchmarks/noise_ceiling.py [--iiswc-dir DIR]
 """
@@ -81,15 +82,15 @@ def in_sample_ceiling(data: LatencyData, options: TrainOptions) -> None:
         trained = train(data.select(train_d, train_n), options)
         names = [n for n in data.network_names if n not in trained.signature]
         where = data.network_index(names)
-        for d in test_d:
-            row = data.latency_ms[d]
+        for device_pos in test_d:
+            row = data.latency_ms[device_pos]
             measured = {n: row[i] for i, n in enumerate(data.network_names)
                         if np.isfinite(row[i])}
             known = trained.estimator.adapt(measured).known_log_ms
             ok = np.isfinite(row[where])
             true.append(row[where][ok])
             pred.append(np.exp([known[n] for n, o in zip(names, ok) if o]))
-            device.append(np.full(int(ok.sum()), d))
+            device.append(np.full(int(ok.sum()), device_pos))
             network += [n for n, o in zip(names, ok) if o]
     t, p, d = map(np.concatenate, (true, pred, device))
     print(f"\n{options.model} (rank {options.rank}) adapted from all of each test phone's "

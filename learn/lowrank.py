@@ -104,12 +104,17 @@ def signature_residuals(factors: Factors, log_ms: np.ndarray, signature: np.ndar
 
 
 def measurement_residuals(factors: Factors, loadings: np.ndarray, mean_log_ms: np.ndarray,
-                          log_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The device's (robust) placement and each measurement's log residual against it: a
-    large one is a measurement the device's others do not explain (a background task,
-    throttling during that run)."""
-    placement = place_device(factors, loadings, mean_log_ms, log_ms)
-    return placement, np.asarray(log_ms) - mean_log_ms - loadings @ placement
+                          log_ms: np.ndarray) -> np.ndarray:
+    """Each measurement's log residual against the device placed from its *other*
+    measurements (leave one out): a large one is a measurement the others do not explain
+    (a background task, throttling during that run)."""
+    log_ms = np.asarray(log_ms, float)
+    residuals = np.empty(len(log_ms))
+    for i in range(len(log_ms)):
+        others = np.arange(len(log_ms)) != i
+        placement = place_device(factors, loadings[others], mean_log_ms[others], log_ms[others])
+        residuals[i] = log_ms[i] - mean_log_ms[i] - loadings[i] @ placement
+    return residuals
 
 
 def fit_score(factors: Factors, loadings: np.ndarray, mean_log_ms: np.ndarray,
@@ -117,7 +122,8 @@ def fit_score(factors: Factors, loadings: np.ndarray, mean_log_ms: np.ndarray,
     """How well a device's measurements fit the training structure: the RMS residual
     (log ms) after placing it, and how far its placement lies from the training devices
     (Mahalanobis distance; above ~3 means unlike every training device)."""
-    placement, resid = measurement_residuals(factors, loadings, mean_log_ms, log_ms)
+    placement = place_device(factors, loadings, mean_log_ms, log_ms)
+    resid = np.asarray(log_ms) - mean_log_ms - loadings @ placement
     diff = placement - factors.prior_mean
     distance = float(np.sqrt(diff @ np.linalg.solve(factors.prior_cov, diff)))
     return {"rms_residual_log": float(np.sqrt(np.mean(resid ** 2))),

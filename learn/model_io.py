@@ -31,12 +31,15 @@ from dnncost.learn.exportable import AnchorSmoother, CostSumTerm, ExportableMode
 
 MANIFEST = "model.json"
 DEVICE_MANIFEST = "device_model.json"
-MODEL_FORMAT = 2  # 2: lowrank estimators carry the layer-cost term and neighbour state
+MODEL_FORMAT = 2  # 2: the first with format_version (lowrank: layer-cost and neighbour state)
 DEVICE_MODEL_FORMAT = 2  # 2: the optional "cost_sum" term; 1 had no format_version
 
 
 def _format_of(path: Path, manifest: dict[str, Any], supported: int, what: str) -> int:
-    version = int(manifest.get("format_version", 1))
+    version = manifest.get("format_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelError(f"{path}: format_version {version!r} is not a positive integer: "
+                         f"write the {what} again with dnncost")
     if version > supported:
         raise ModelError(f"{path} is a {what} of format {version}, newer than this dnncost "
                          f"{__version__} reads ({supported}): upgrade dnncost")
@@ -69,9 +72,10 @@ def load_model(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
         raise ModelError(f"{path} is not a dnncost model directory (no {MANIFEST}): "
                          "pass the directory `dnncost train -o` wrote")
     manifest = json.loads((path / MANIFEST).read_text())
-    if _format_of(path, manifest, MODEL_FORMAT, "model directory") < MODEL_FORMAT:
-        raise ModelError(f"{path} was written by an older dnncost "
-                         f"({manifest.get('dnncost_version', 'unknown')}): train it again")
+    version = _format_of(path, manifest, MODEL_FORMAT, "model directory")
+    if version < MODEL_FORMAT:
+        raise ModelError(f"{path} is a model directory of format {version}, older than this "
+                         f"dnncost's ({MODEL_FORMAT}): train it again with dnncost train")
     with (path / "estimator.pkl").open("rb") as handle:
         return pickle.load(handle), manifest
 

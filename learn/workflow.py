@@ -29,7 +29,7 @@ from dnncost.learn.training import Trained, TrainOptions, train
 CALIBRATION_PRIOR = 5.0  # pseudo-measurements shrinking the calibration shift to 0
 MAHALANOBIS_WARNING = 3.0
 RESIDUAL_WARNING = 3.0  # times the training devices' RMS residual
-SUSPECT_RATIO = 1.5  # a measurement this many times off what the others imply is suspect
+SUSPECT_RATIO = 1.5  # a measurement this many times off what its others imply is suspect
 
 
 def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path,
@@ -149,9 +149,10 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
         args = (trained.factors, trained.factors.loadings[where],
                 trained.factors.mean_log_ms[where], np.log(list(measured.values())))
         score = fit_score(*args)
-        ratios = np.exp(measurement_residuals(*args)[1])
-        suspect = {n: round(float(r), 2) for n, r in zip(measured, ratios)
-                   if max(r, 1 / r) > SUSPECT_RATIO}
+        off = {n: float(r) for n, r in zip(measured, measurement_residuals(*args))
+               if abs(r) > math.log(SUSPECT_RATIO)}
+        suspect = {n: float(f"{math.exp(off[n]):.3g}")
+                   for n in sorted(off, key=lambda n: -abs(off[n]))}
     warnings = []
     if score and (score["mahalanobis"] > MAHALANOBIS_WARNING or score["rms_residual_log"]
                   > RESIDUAL_WARNING * score["train_rms_residual_log"]):
@@ -159,10 +160,10 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
                         "throttled phone?): predictions may be off; measure more networks "
                         "and pass them in the measurements file")
     if suspect:
-        worst = sorted(suspect, key=lambda n: -abs(math.log(suspect[n])))[:3]
-        warnings.append(", ".join(f"{n} measured {suspect[n]:g}x" for n in worst)
-                        + " the latency the device's other measurements imply: re-measure "
-                        "(a background task or throttling during the run?)")
+        named = ", ".join(f"{n} measured {ratio:g}x" for n, ratio in list(suspect.items())[:3])
+        more = f" (and {len(suspect) - 3} more, in device_model.json)" if len(suspect) > 3 else ""
+        warnings.append(f"{named}{more} the latency the device's other measurements imply: "
+                        "re-measure (a background task or throttling during the run?)")
     warning = "; ".join(warnings)
     model.info = {**dict(model.info), "fit_score": score, "warning": warning,
                   "suspect_measurements": suspect,

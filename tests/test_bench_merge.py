@@ -15,6 +15,7 @@ NET = Network("n1", "net1", "tiny", {"width": 4}, macs=100,
               files=(NetworkFile("tflite-int8", "/x/net1.tflite", "ab" * 32),))
 NET2 = Network("n2", "net2", "tiny", {"width": 8}, macs=200)
 CONFIG = {"tool": "benchmark_model", "runs": 30}
+CANARIES = "SELECT * FROM canaries ORDER BY device_id, config_hash, seq"
 
 
 def _measurement(device: str, network: str, median_ms: float) -> Measurement:
@@ -54,9 +55,11 @@ def test_merge_adds_then_is_idempotent_and_keeps_conflicts(tmp_path):
                                "FROM measurement_conflicts")
         assert [n.name for n in store.networks()] == ["net1", "net2"]
         assert store.layer_rows("n2")[0]["macs"] == 200
-        canaries = store.rows("SELECT device_id, seq, median_ms FROM canaries ORDER BY seq")
-    assert canaries == [{"device_id": "phone_b", "seq": 0, "median_ms": 7.0},
-                        {"device_id": "phone_b", "seq": 1, "median_ms": 7.4}]
+        canaries = store.rows(CANARIES)
+    with Store(alice) as store:
+        assert canaries == store.rows(CANARIES)  # row for row, timestamps and hashes too
+    assert [(r["device_id"], r["seq"], r["median_ms"]) for r in canaries] == \
+        [("phone_b", 0, 7.0), ("phone_b", 1, 7.4)]
     assert medians == {("phone_a", "n1"): 5.0, ("phone_a", "n2"): 6.0,
                        ("phone_b", "n1"): 7.0, ("phone_b", "n2"): 9.0}
     assert conflicts == [{"device_id": "phone_a", "network_id": "n1", "median_ms": 5.5,
@@ -68,6 +71,47 @@ def test_merge_adds_then_is_idempotent_and_keeps_conflicts(tmp_path):
     assert f"merged {alice}: 0 networks, 0 devices, 0 measurements added, 2 unchanged, " \
            "0 conflicts, 0 canary series" in again.output
     assert dump(ours) == before
+
+
+def _merge(*others) -> str:
+    result = CliRunner().invoke(cli, ["data", "merge", *map(str, others[:-1]), "--store",
+                                      str(others[-1])])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_canary_series_travel_only_with_measurements_and_never_mix(tmp_path):
+    ours, alice, later = tmp_path / "ours.sqlite", tmp_path / "alice.sqlite", \
+        tmp_path / "alice_later.sqlite"
+    _make(ours, "phone_a", {"n1": 5.0})
+    _make(alice, "phone_b", {"n1": 7.0})
+    with Store(alice) as store:
+        store.put_canary("phone_b", CONFIG, 0, "n1", 7.0)
+    later.write_bytes(alice.read_bytes())  # alice's sweep went on: one more network, canary
+    with Store(later) as store:
+        store.put_measurement(_measurement("phone_b", "n2", 9.0))
+        store.put_canary("phone_b", CONFIG, 1, "n1", 7.2)
+    assert "1 canary series" in _merge(alice, ours)
+    assert "1 measurements added, 1 unchanged, 0 conflicts, 1 canary series" in \
+        _merge(later, ours)  # ours was a prefix of the later series: extended
+    with Store(ours) as store, Store(later) as theirs:
+        assert store.rows(CANARIES) == theirs.rows(CANARIES)
+
+    # a series that disagrees with ours is left out, ours kept
+    with Store(later) as store:
+        store.put_canary("phone_b", CONFIG, 1, "n1", 8.8)
+        store.put_canary("phone_b", CONFIG, 2, "n1", 7.1)
+    before = dump(ours)
+    assert "1 canary series of" in _merge(later, ours) and dump(ours) == before
+
+    # a device whose only measurement conflicts with ours brings no canary series
+    bob = tmp_path / "bob.sqlite"
+    _make(bob, "phone_a", {"n1": 5.5})
+    with Store(bob) as store:
+        store.put_canary("phone_a", CONFIG, 0, "n1", 5.5)
+    assert "1 conflicts, 0 canary series" in _merge(bob, ours)
+    with Store(ours) as store:
+        assert not store.rows("SELECT * FROM canaries WHERE device_id='phone_a'")
 
 
 def test_merge_refuses_same_name_with_other_id_and_changes_nothing(tmp_path):

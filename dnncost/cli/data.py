@@ -99,7 +99,7 @@ def merge_cmd(others: tuple[str, ...], store_path: str) -> None:
 
     Idempotent; devices and networks are matched by id; a measurement that differs
     from ours is kept apart (measurement_conflicts) and listed, never overwritten; a
-    device's canary series comes along when this store has none for it.
+    device's canary series comes along with its measurements.
 
     Example: dnncost data merge alice.sqlite bob.sqlite --store data/dnncost.sqlite
     """
@@ -111,6 +111,9 @@ def merge_cmd(others: tuple[str, ...], store_path: str) -> None:
             echo(f"merged {other}: {report.networks} networks, {report.devices} devices, "
                  f"{report.measurements} measurements added, {report.unchanged} unchanged, "
                  f"{len(report.conflicts)} conflicts, {report.canary_series} canary series")
+            if report.canary_series_left_out:
+                echo(f"  {report.canary_series_left_out} canary series of {other} disagree "
+                     "with ours and were left out")
             for m in report.conflicts:
                 echo(f"  conflict {m.device_id} / {m.network_id} / config {m.config_hash}: "
                      f"kept apart with source {other}")
