@@ -83,7 +83,7 @@ def merge_store(store: Store, other_path: str | Path) -> MergeReport:
 
 def _series(store: Store) -> dict[tuple[str, str], list[dict[str, Any]]]:
     series: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in store.rows("SELECT * FROM canaries ORDER BY device_id, config_hash, seq"):
+    for row in store.canary_rows():
         series[row["device_id"], row["config_hash"]].append(row)
     return series
 

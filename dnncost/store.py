@@ -248,6 +248,10 @@ class Store:
                 ":network_id, :median_ms, :measured_at)", list(rows))
 
     # ---- reads --------------------------------------------------------------------
+    def canary_rows(self) -> list[dict[str, Any]]:
+        """Every canary row, by device, config hash and sequence number."""
+        return self.rows("SELECT * FROM canaries ORDER BY device_id, config_hash, seq")
+
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         """Run a read-only query and return plain dicts."""
         return [dict(r) for r in self._db.execute(sql, tuple(params))]

@@ -22,13 +22,13 @@ _QUERIES = {
     "measurements": "SELECT m.device_id AS device, n.name AS network, m.* FROM measurements m "
                     "JOIN networks n ON n.id = m.network_id ORDER BY m.device_id, n.name, "
                     "m.config_hash",
-    "canaries": "SELECT * FROM canaries ORDER BY device_id, config_hash, seq",
 }
 
 
 def tidy_tables(store: Store) -> dict[str, list[dict[str, Any]]]:
     """Every table of the store as lists of dicts, names joined in."""
     tables = {name: store.rows(sql) for name, sql in _QUERIES.items()}
+    tables["canaries"] = store.canary_rows()
     for row in tables["measurements"]:
         del row["device_id"]
     return tables
