@@ -95,10 +95,11 @@ def _merge_canaries(store: Store, other: Store, held: set[tuple[str, str]],
     ours = _series(store)
     for pair, rows in _series(other).items():
         mine = ours.get(pair, [])
-        if pair not in held or len(rows) <= len(mine):
+        if pair not in held:
             continue
-        if rows[:len(mine)] != mine:
+        common = min(len(rows), len(mine))
+        if rows[:common] != mine[:common]:
             report.canary_series_left_out += 1
-            continue
-        store.put_canary_rows(rows[len(mine):])
-        report.canary_series += 1
+        elif len(rows) > len(mine):
+            store.put_canary_rows(rows[len(mine):])
+            report.canary_series += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 
 from click.testing import CliRunner
@@ -102,6 +103,9 @@ def test_canary_series_travel_only_with_measurements_and_never_mix(tmp_path):
         store.put_canary("phone_b", CONFIG, 1, "n1", 8.8)
         store.put_canary("phone_b", CONFIG, 2, "n1", 7.1)
     before = dump(ours)
+    assert "1 canary series of" in _merge(later, ours) and dump(ours) == before
+    with sqlite3.connect(later) as db:  # as long as ours, and still disagreeing: counted too
+        db.execute("DELETE FROM canaries WHERE seq=2")
     assert "1 canary series of" in _merge(later, ours) and dump(ours) == before
 
     # a device whose only measurement conflicts with ours brings no canary series
