@@ -55,7 +55,7 @@ def build_model(out: Path, seed: int) -> tuple[Path, Path]:
 
     from dnncost.export.c_source import export_c
     from dnncost.export.onnx_export import export_onnx
-    from dnncost.export.spec_features import spec_features
+    from dnncost.learn.features import spec_features
     from dnncost.learn.exportable import ExportableModel, TreeTerm
     from dnncost.learn.features import FEATURE_NAMES, FEATURE_SET
 
@@ -72,7 +72,7 @@ def build_model(out: Path, seed: int) -> tuple[Path, Path]:
 
 
 def time_python(model: Path, seed: int) -> None:
-    from dnncost.export import spec_features
+    from dnncost.learn import features as spec_features
     from dnncost.export.runtime import Predictor
 
     predictor = Predictor.load(model)
@@ -101,7 +101,7 @@ def time_python(model: Path, seed: int) -> None:
 
 
 def time_c(c_model: Path, work: Path, seed: int) -> None:
-    from dnncost.export.spec_features import spec_features
+    from dnncost.learn.features import spec_features
 
     build = work / "native"
     subprocess.run(["cmake", "-S", str(REPO / "android_native"), "-B", str(build),

@@ -5,7 +5,7 @@
   :mod:`~dnncost.export.onnx_trees` (XGBoost terms) and :mod:`~dnncost.export.neural` (torch).
 - :mod:`~dnncost.export.c_source`: the C data file for android_native/;
   :mod:`~dnncost.export.trees` reads boosters into node arrays.
-- :mod:`~dnncost.export.runtime`: predict with numpy + onnxruntime only;
-  :mod:`~dnncost.export.spec_features` makes features of many specs fast.
+- :mod:`~dnncost.export.runtime`: predict with numpy + onnxruntime only (features of
+  specs and layer tables come from :mod:`dnncost.learn.features`).
 - :mod:`~dnncost.export.metadata`: the ``dnncost.*`` metadata_props.
 """

@@ -97,15 +97,12 @@ class Predictor:
 
     def predict_specs(self, specs: Sequence[str]) -> np.ndarray:
         """latency_ms [N] for gen spec strings ('r224 conv_k3_s2_c32 ...'), batched."""
-        from dnncost.export import spec_features
         from dnncost.gen.layers import layer_table
         from dnncost.gen.spec import parse_spec
+        from dnncost.learn import features
 
-        if self.info.feature_set == spec_features.FAST_FEATURE_SET and spec_features.available():
-            try:
-                return self.predict_features(spec_features.spec_features(list(specs)))
-            except InputError:
-                pass  # a malformed spec: the reference path raises gen's error
+        if self.info.feature_set == features.FEATURE_SET:
+            return self.predict_features(features.spec_features(list(specs)))
         cache: dict[str, list[Layer]] = {}
         tables = []
         for text in specs:

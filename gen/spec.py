@@ -13,9 +13,15 @@ Token grammar (fields after the kind, in this order; optional ones in brackets):
   optional squeeze-excite, linear 1x1 project).
 - ``fr_k_s_h_c[_se][_a]``: fused MBConv (dense kxk expand, optional SE, 1x1 project).
 - ``ds_k_s_c[_se][_a]``: depthwise-separable (depthwise kxk, optional SE, 1x1 project).
-- ``avgpool_k<kernel>`` (stride = kernel, VALID) and ``gap`` (global mean).
+- ``dw_k<kernel>_s<stride>[_a]``: a depthwise convolution on its own (MobileNetV1).
+- ``fire_h<squeeze>_c<cout>[_a]``: SqueezeNet's fire module (1x1 squeeze to ``h``
+  channels, then a 1x1 and a 3x3 expand of ``c / 2`` channels each on it, concatenated).
+- ``avgpool_k<kernel>[_s<stride>]``, ``maxpool_k_s`` (VALID; stride defaults to the
+  kernel) and ``gap`` (global mean).
 
-Blocks add a residual when stride is 1 and input channels equal output channels.
+Convolutions pad SAME, pools VALID; ``_psame`` / ``_pvalid`` at the end of a conv, dw or
+pool token says otherwise. Blocks add a residual when stride is 1 and input channels
+equal output channels.
 """
 
 from __future__ import annotations
@@ -30,16 +36,29 @@ from dnncost.records import stable_id
 
 ACTIVATION_NAMES: tuple[str, ...] = ("relu", "relu6", "hswish")
 BLOCK_KINDS: tuple[str, ...] = ("ir", "fr", "ds")
+POOL_KINDS: tuple[str, ...] = ("avg", "max")
 
 
 @dataclass(frozen=True)
 class ConvSpec:
-    """A dense kxk convolution (SAME padding) with an optional activation."""
+    """A dense kxk convolution (SAME padding unless ``same`` is False) with an optional
+    activation."""
 
     kernel: int
     stride: int
     cout: int
     act: str | None = None
+    same: bool = True
+
+
+@dataclass(frozen=True)
+class DwSpec:
+    """A depthwise kxk convolution on its own, with an optional activation."""
+
+    kernel: int
+    stride: int
+    act: str | None = None
+    same: bool = True
 
 
 @dataclass(frozen=True)
@@ -56,13 +75,33 @@ class BlockSpec:
 
 
 @dataclass(frozen=True)
+class FireSpec:
+    """SqueezeNet's fire module: squeeze to ``squeeze`` channels, two expands of
+    ``cout / 2`` channels (1x1 and 3x3) concatenated."""
+
+    squeeze: int
+    cout: int
+    act: str | None = "relu"
+
+
+@dataclass(frozen=True)
 class PoolSpec:
-    """Average pooling with kernel = stride = ``kernel``; 0 means global mean."""
+    """Pooling (``avg`` or ``max``) with a kernel and a stride (0: the kernel), VALID
+    unless ``same``; kernel 0 means the global mean."""
 
     kernel: int = 0
+    stride: int = 0
+    kind: str = "avg"
+    same: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kernel and not self.stride:  # one canonical form: PoolSpec(7) == (7, 7)
+            object.__setattr__(self, "stride", self.kernel)
 
 
-Stage = Union[ConvSpec, BlockSpec, PoolSpec]
+Stage = Union[ConvSpec, DwSpec, BlockSpec, FireSpec, PoolSpec]
+STAGE_TYPES: dict[str, type] = {t.__name__: t for t in (ConvSpec, DwSpec, BlockSpec,
+                                                         FireSpec, PoolSpec)}
 
 
 @dataclass(frozen=True)
@@ -98,12 +137,11 @@ class NetworkSpec:
     @staticmethod
     def from_dict(data: dict[str, Any]) -> "NetworkSpec":
         """Inverse of :meth:`to_dict`."""
-        kinds = {"ConvSpec": ConvSpec, "BlockSpec": BlockSpec, "PoolSpec": PoolSpec}
         try:
             stages = []
             for stage in data["stages"]:
                 fields = dict(stage)
-                stages.append(kinds[fields.pop("type")](**fields))
+                stages.append(STAGE_TYPES[fields.pop("type")](**fields))
             spec = NetworkSpec(int(data["resolution"]), tuple(stages),
                                int(data.get("in_channels", 3)))
         except (KeyError, TypeError, ValueError) as exc:
@@ -112,18 +150,32 @@ class NetworkSpec:
         return spec
 
 
+def _padding(same: bool, default: bool) -> str:
+    return "" if same == default else ("_psame" if same else "_pvalid")
+
+
 def _stage_token(stage: Stage) -> str:
     if isinstance(stage, PoolSpec):
-        return f"avgpool_k{stage.kernel}" if stage.kernel else "gap"
+        if not stage.kernel:
+            return "gap"
+        stride = "" if stage.stride == stage.kernel and stage.kind == "avg" \
+            else f"_s{stage.stride}"
+        return f"{stage.kind}pool_k{stage.kernel}{stride}{_padding(stage.same, False)}"
     act = f"_a{stage.act}" if stage.act else ""
     if isinstance(stage, ConvSpec):
-        return f"conv_k{stage.kernel}_s{stage.stride}_c{stage.cout}{act}"
+        return (f"conv_k{stage.kernel}_s{stage.stride}_c{stage.cout}{act}"
+                f"{_padding(stage.same, True)}")
+    if isinstance(stage, DwSpec):
+        return f"dw_k{stage.kernel}_s{stage.stride}{act}{_padding(stage.same, True)}"
+    if isinstance(stage, FireSpec):
+        return f"fire_h{stage.squeeze}_c{stage.cout}{act}"
     hidden = "" if stage.kind == "ds" else f"_h{stage.hidden}"
     se = f"_se{stage.se}" if stage.se else ""
     return f"{stage.kind}_k{stage.kernel}_s{stage.stride}{hidden}_c{stage.cout}{se}{act}"
 
 
 _FIELD = re.compile(r"^(se|[a-z])(.+)$")
+_PADDINGS = {"same": True, "valid": False}
 
 
 def _parse_token(token: str) -> Stage:
@@ -136,19 +188,28 @@ def _parse_token(token: str) -> Stage:
         fields[match.group(1)] = match.group(2)
     try:
         act = fields.pop("a", None)
-        if kind == "gap" and not fields:
+        padding = fields.pop("p", None)
+        same = _PADDINGS[padding] if padding is not None else None
+        if kind == "gap" and not fields and padding is None:
             return PoolSpec(0)
-        if kind == "avgpool" and set(fields) == {"k"}:
-            return PoolSpec(int(fields["k"]))
+        if kind in ("avgpool", "maxpool") and {"k"} <= set(fields) <= {"k", "s"} \
+                and act is None and (kind == "avgpool" or "s" in fields):
+            kernel = int(fields["k"])
+            return PoolSpec(kernel, int(fields.get("s", kernel)), kind[:3], bool(same))
         if kind == "conv" and set(fields) == {"k", "s", "c"}:
-            return ConvSpec(int(fields["k"]), int(fields["s"]), int(fields["c"]), act)
-        if kind in BLOCK_KINDS:
+            return ConvSpec(int(fields["k"]), int(fields["s"]), int(fields["c"]), act,
+                            same is not False)
+        if kind == "dw" and set(fields) == {"k", "s"}:
+            return DwSpec(int(fields["k"]), int(fields["s"]), act, same is not False)
+        if kind == "fire" and set(fields) == {"h", "c"} and padding is None:
+            return FireSpec(int(fields["h"]), int(fields["c"]), act)
+        if kind in BLOCK_KINDS and padding is None:
             needed = {"k", "s", "c"} | ({"h"} if kind != "ds" else set())
             if needed <= set(fields) <= needed | {"se"}:
                 return BlockSpec(kind, int(fields["k"]), int(fields["s"]),
                                  int(fields.get("h", 0)), int(fields["c"]),
                                  int(fields.get("se", 0)), act)
-    except ValueError:
+    except (ValueError, KeyError):
         pass
     raise InputError(f"network spec token {token!r} is not valid: see dnncost.gen.spec")
 
@@ -172,18 +233,23 @@ def validate(spec: NetworkSpec) -> None:
     if spec.resolution < 1 or spec.in_channels < 1 or not spec.stages:
         raise InputError(f"network spec {spec.to_string()!r}: needs a resolution and stages")
     for stage in spec.stages:
+        if type(stage) not in STAGE_TYPES.values():
+            raise InputError(f"network spec stage {stage!r} is not a stage of dnncost.gen.spec")
         if isinstance(stage, PoolSpec):
-            bad = stage.kernel < 0
+            bad = stage.kernel < 0 or stage.stride < 0 or stage.kind not in POOL_KINDS or (
+                stage.kernel == 0 and (stage.stride or stage.kind != "avg" or stage.same))
+        elif isinstance(stage, FireSpec):
+            bad = stage.squeeze < 1 or stage.cout < 2 or stage.cout % 2
         else:
-            bad = (stage.kernel < 1 or stage.stride < 1 or stage.cout < 1
-                   or (stage.act is not None and stage.act not in ACTIVATION_NAMES))
+            bad = stage.kernel < 1 or stage.stride < 1 or (
+                not isinstance(stage, DwSpec) and stage.cout < 1)
             if isinstance(stage, BlockSpec):
                 bad = bad or stage.kind not in BLOCK_KINDS or stage.se < 0 or (
                     stage.kind != "ds" and stage.hidden < 1)
-        if bad:
+        if bad or (getattr(stage, "act", None) not in (None,) + ACTIVATION_NAMES):
             raise InputError(f"network spec stage {_stage_token(stage)!r} is not valid: "
-                             f"kernel/stride/channels must be positive, act one of "
-                             f"{', '.join(ACTIVATION_NAMES)}")
+                             f"kernel/stride/channels must be positive (fire: an even "
+                             f"cout), act one of {', '.join(ACTIVATION_NAMES)}")
 
 
 def spec_id(spec: NetworkSpec) -> str:

@@ -12,8 +12,8 @@ import warnings
 from typing import Any, Callable, Iterator
 
 from dnncost.errors import ToolError
-from dnncost.gen.layers import FUSED_ACTIVATIONS
-from dnncost.gen.spec import BlockSpec, ConvSpec, NetworkSpec, PoolSpec
+from dnncost.gen.layers import Op, decode
+from dnncost.gen.spec import NetworkSpec
 
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 CALIBRATION_SAMPLES = 4
@@ -24,6 +24,38 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
+def _keras_ops(layers: Any) -> dict[str, Callable[[Op, list[Any]], Any]]:
+    """Keras layer per op kind (gen/layers.py decodes the spec into these ops)."""
+
+    def padding(op: Op) -> str:
+        return "same" if op.same else "valid"
+
+    def conv(op: Op, inputs: list[Any]) -> Any:
+        return layers.Conv2D(op.layer.cout, op.layer.kernel, op.layer.stride, padding(op),
+                             activation=op.layer.activation)(inputs[0])
+
+    def dwconv(op: Op, inputs: list[Any]) -> Any:
+        return layers.DepthwiseConv2D(op.layer.kernel, op.layer.stride, padding(op),
+                                      activation=op.layer.activation)(inputs[0])
+
+    def pool(kind: Any) -> Callable[[Op, list[Any]], Any]:
+        return lambda op, inputs: kind(op.layer.kernel, op.layer.stride, padding(op))(inputs[0])
+
+    def activation(name: str) -> Callable[[Op, list[Any]], Any]:
+        return lambda op, inputs: layers.Activation(name)(inputs[0])
+
+    return {
+        "conv": conv, "dwconv": dwconv,
+        "avgpool": pool(layers.AveragePooling2D), "maxpool": pool(layers.MaxPooling2D),
+        "mean": lambda op, inputs: layers.GlobalAveragePooling2D(keepdims=True)(inputs[0]),
+        "relu": activation("relu"), "relu6": activation("relu6"),
+        "hswish": activation("hard_swish"), "sigmoid": activation("sigmoid"),
+        "add": lambda op, inputs: layers.Add()(inputs),
+        "mul": lambda op, inputs: layers.Multiply()(inputs),
+        "concat": lambda op, inputs: layers.Concatenate()(inputs),
+    }
+
+
 def keras_model(spec: NetworkSpec, seed: int = 0) -> Any:
     """The Keras model of ``spec`` with seeded random weights (batch size 1)."""
     _quiet_tensorflow()
@@ -31,45 +63,12 @@ def keras_model(spec: NetworkSpec, seed: int = 0) -> Any:
     from keras import layers
 
     keras.utils.set_random_seed(seed)
-
-    def conv(x: Any, kernel: int, stride: int, cout: int, act: str | None,
-             depthwise: bool = False) -> Any:
-        fused = act if act in FUSED_ACTIVATIONS else None
-        if depthwise:
-            x = layers.DepthwiseConv2D(kernel, stride, padding="same", activation=fused)(x)
-        else:
-            x = layers.Conv2D(cout, kernel, stride, padding="same", activation=fused)(x)
-        return layers.Activation("hard_swish")(x) if act == "hswish" else x
-
-    def block(x: Any, spec_: BlockSpec) -> Any:
-        shortcut = x
-        if spec_.kind == "ir":
-            x = conv(x, 1, 1, spec_.hidden, spec_.act)
-            x = conv(x, spec_.kernel, spec_.stride, 0, spec_.act, depthwise=True)
-        elif spec_.kind == "fr":
-            x = conv(x, spec_.kernel, spec_.stride, spec_.hidden, spec_.act)
-        else:
-            x = conv(x, spec_.kernel, spec_.stride, 0, spec_.act, depthwise=True)
-        if spec_.se:
-            squeezed = layers.GlobalAveragePooling2D(keepdims=True)(x)
-            squeezed = layers.Conv2D(spec_.se, 1, activation="relu")(squeezed)
-            squeezed = layers.Conv2D(x.shape[-1], 1, activation="sigmoid")(squeezed)
-            x = layers.Multiply()([x, squeezed])
-        x = conv(x, 1, 1, spec_.cout, None)
-        if spec_.stride == 1 and shortcut.shape[1:] == x.shape[1:]:
-            x = layers.Add()([shortcut, x])
-        return x
-
+    build = _keras_ops(layers)
     inputs = keras.Input((spec.resolution, spec.resolution, spec.in_channels), batch_size=1)
-    x = inputs
-    for stage in spec.stages:
-        if isinstance(stage, ConvSpec):
-            x = conv(x, stage.kernel, stage.stride, stage.cout, stage.act)
-        elif isinstance(stage, PoolSpec):
-            x = (layers.AveragePooling2D(stage.kernel)(x) if stage.kernel
-                 else layers.GlobalAveragePooling2D(keepdims=True)(x))
-        else:
-            x = block(x, stage)
+    tensors: dict[int, Any] = {-1: inputs}
+    for index, op in enumerate(decode(spec)):
+        tensors[index] = build[op.kind](op, [tensors[i] for i in op.inputs])
+    x = tensors[max(tensors)]
     if len(x.shape) == 4 and x.shape[1] == x.shape[2] == 1:
         x = layers.Flatten()(x)
     return keras.Model(inputs, x)

@@ -1,4 +1,10 @@
-"""Network features from a layer table, in numpy only (the export runtime uses this).
+"""The feature sets, each owned here: names, descriptions and one function from layer
+tables (numpy only; the export runtime uses this too).
+
+``agg-v1`` aggregates a network's layers, computed from the encoded rows of
+:mod:`dnncost.encoding` (:func:`agg_features`): for one network, for many, for spec
+strings (their rows come from gen's vectorised walker) and, op for op, inside the
+exported ONNX graph. ``seq-v1`` is the per-layer sequence the LSTM reads.
 
 Two layer-table styles give comparable features:
 
@@ -6,7 +12,7 @@ Two layer-table styles give comparable features:
 * generated / TFLite: activations are fused into conv rows (``activation`` column), and
   ``hswish``/``sigmoid``/``mul`` may be standalone rows; ``fc`` rows appear.
 
-A fused activation is counted exactly like an activation layer over the conv's output
+A fused activation is counted exactly like an activation layer over the op's output
 (one operation per output element), so both styles describe the same network alike.
 """
 
@@ -16,20 +22,38 @@ from typing import Sequence
 
 import numpy as np
 
+from dnncost.encoding import COL, OP_CODES, default_macs, encode, encode_many
 from dnncost.records import ACTIVATIONS, Layer
 
 FEATURE_SET = "agg-v1"
 SEQUENCE_SET = "seq-v1"
 
-# Op classes every feature is counted over (activations share one class).
-_CLASSES: tuple[str, ...] = ("conv1x1", "convkxk", "dwconv", "fc", "add", "mul", "act", "pool")
-_PER_CLASS = ("count", "log_macs", "log_bytes")
-
-FEATURE_NAMES: tuple[str, ...] = (
+# Op classes every feature is counted over (activations share one class; so do concat
+# and any other elementwise op).
+CLASSES: tuple[str, ...] = ("conv1x1", "convkxk", "dwconv", "fc", "add", "mul", "act", "pool")
+PER_CLASS: tuple[str, ...] = ("count", "log_macs", "log_bytes")
+HEAD_NAMES: tuple[str, ...] = (
     "log_macs_total", "log_params_total", "log_bytes_total", "layers",
     "log_input_pixels", "log_macs_per_byte", "log_macs_stride2",
-    "log_dw_macs_k3", "log_dw_macs_k5plus", "log_max_channels", "log_conv_macs_lowres",
-) + tuple(f"{c}_{p}" for c in _CLASSES for p in _PER_CLASS)
+    "log_dw_macs_k3", "log_dw_macs_k5plus", "log_max_channels", "log_conv_macs_lowres")
+FEATURE_NAMES: tuple[str, ...] = HEAD_NAMES + tuple(f"{c}_{p}" for c in CLASSES
+                                                    for p in PER_CLASS)
+_HEAD_DESCRIPTIONS = (
+    "log(1 + multiply-accumulates of all layers)", "log(1 + weights and biases)",
+    "log(1 + tensor elements read and written by all layers)",
+    "layers, a fused activation counted as a layer of its own",
+    "log(1 + pixels of the first layer's input)", "log(1 + MACs per element moved)",
+    "log(1 + MACs of stride-2 convolutions)", "log(1 + MACs of depthwise convs with k <= 3)",
+    "log(1 + MACs of depthwise convs with k >= 4)", "log(1 + largest output channels)",
+    "log(1 + MACs of dense convs with outputs of at most 14 pixels)")
+_CLASS_WORDS = {"conv1x1": "1x1 dense conv", "convkxk": "kxk dense conv (k > 1)",
+                "dwconv": "depthwise conv", "fc": "fully connected", "add": "add",
+                "mul": "multiply", "act": "activation and other elementwise",
+                "pool": "pool"}
+FEATURE_DESCRIPTIONS: tuple[str, ...] = _HEAD_DESCRIPTIONS + tuple(
+    text for c in CLASSES for text in (
+        f"{_CLASS_WORDS[c]} layers", f"log(1 + MACs of {_CLASS_WORDS[c]} layers)",
+        f"log(1 + elements moved by {_CLASS_WORDS[c]} layers)"))
 
 # Additive cost amounts read back from the agg-v1 columns: per op class its layer count,
 # MACs and bytes moved, plus the depthwise MACs by kernel and the stride-2 MACs. A
@@ -38,11 +62,19 @@ FEATURE_NAMES: tuple[str, ...] = (
 # whose name starts with ``log_`` or has ``_log_`` hold log1p of the amount.
 COST_AMOUNT_COLUMNS: tuple[int, ...] = tuple(
     FEATURE_NAMES.index(name) for name in
-    tuple(f"{c}_{p}" for c in _CLASSES for p in _PER_CLASS)
+    tuple(f"{c}_{p}" for c in CLASSES for p in PER_CLASS)
     + ("log_dw_macs_k3", "log_dw_macs_k5plus", "log_macs_stride2"))
 COST_AMOUNT_LOGGED: tuple[bool, ...] = tuple(
     FEATURE_NAMES[i].startswith("log_") or "_log_" in FEATURE_NAMES[i]
     for i in COST_AMOUNT_COLUMNS)
+
+# The class of each op code (conv is split by kernel size); activation ops.
+CLASS_OF_OP: tuple[int, ...] = tuple(
+    CLASSES.index(name) if name in CLASSES else CLASSES.index("act")
+    for name in ("", "conv1x1", "dwconv", "fc", "add", "mul", "act", "act", "act", "act",
+                 "pool", "act", "act"))
+ACTIVATION_OPS: tuple[int, ...] = tuple(OP_CODES[name] for name in ACTIVATIONS)
+LOWRES_PIXELS = 14
 
 
 def cost_amounts(features: np.ndarray, columns: Sequence[int] = COST_AMOUNT_COLUMNS,
@@ -53,7 +85,75 @@ def cost_amounts(features: np.ndarray, columns: Sequence[int] = COST_AMOUNT_COLU
     return np.where(np.asarray(logged, bool), np.expm1(picked), picked)
 
 
-# Per-layer sequence features (one row per layer; fused activations become own rows).
+def agg_features(rows: np.ndarray, network_index: np.ndarray, n: int) -> np.ndarray:
+    """agg-v1 features float32 ``[n, F]`` of encoded rows ``[L, 14]`` whose network is
+    ``network_index`` (non-decreasing: each network's rows together, in execution order).
+    Rows with op 0 count for nothing. Sums are exact in float64 (integers below 2**53)."""
+    r = np.asarray(rows, np.float64)
+    net = np.asarray(network_index, np.int64)
+    op = r[:, COL["op"]].astype(np.int64)
+    real = op > 0
+    cls = np.asarray(CLASS_OF_OP)[op]
+    cls[(op == OP_CODES["conv"]) & (r[:, COL["kernel"]] > 1)] = CLASSES.index("convkxk")
+    out_elements = r[:, COL["out_h"]] * r[:, COL["out_w"]] * r[:, COL["cout"]]
+    traffic = r[:, COL["in_h"]] * r[:, COL["in_w"]] * r[:, COL["cin"]] + out_elements
+    macs = r[:, COL["macs"]]
+    # A fused activation is one more activation row over the op's output.
+    fused = real & (r[:, COL["activation"]] > 0) & ~np.isin(op, ACTIVATION_OPS)
+    act = CLASSES.index("act")
+    k = len(CLASSES)
+
+    def per_net(values: np.ndarray) -> np.ndarray:
+        return np.bincount(net, values, minlength=n)
+
+    per_class = np.zeros((n, k, 3))
+    for column, (values, extra) in enumerate(((real * 1.0, fused * 1.0),
+                                              (macs * real, out_elements * fused),
+                                              (traffic * real, 2.0 * out_elements * fused))):
+        per_class[:, :, column] = np.bincount(net * k + cls, values, n * k).reshape(n, k)
+        per_class[:, act, column] += per_net(extra)
+    conv, dwconv = op == OP_CODES["conv"], op == OP_CODES["dwconv"]
+    kernel, out_h = r[:, COL["kernel"]], r[:, COL["out_h"]]
+    count, macs_total, traffic_total = per_class.sum(axis=1).T
+    first = np.searchsorted(net, np.arange(n))
+    has_rows = first < len(net)
+    pixels = np.zeros(n)
+    pixels[has_rows] = (r[first[has_rows], COL["in_h"]] * r[first[has_rows], COL["in_w"]])
+    max_channels = np.zeros(n)
+    np.maximum.at(max_channels, net, r[:, COL["cout"]] * real)
+    raw = np.column_stack([
+        macs_total, per_net(r[:, COL["params"]] * real), traffic_total, count, pixels,
+        macs_total / np.maximum(traffic_total, 1.0),
+        per_net(macs * ((conv | dwconv) & (r[:, COL["stride"]] >= 2))),
+        per_net(macs * (dwconv & (kernel <= 3))), per_net(macs * (dwconv & (kernel > 3))),
+        max_channels, per_net(macs * (conv & (out_h != 0) & (out_h <= LOWRES_PIXELS)))])
+    head = np.log1p(raw)
+    head[:, HEAD_NAMES.index("layers")] = count
+    per_class[:, :, 1:] = np.log1p(per_class[:, :, 1:])
+    return np.concatenate([head, per_class.reshape(n, 3 * k)], axis=1).astype(np.float32)
+
+
+def network_features(layers: Sequence[Layer]) -> np.ndarray:
+    """Aggregated features of one network (float32, ``len(FEATURE_NAMES)``)."""
+    rows = encode(layers)
+    return agg_features(rows, np.zeros(len(rows), np.int64), 1)[0]
+
+
+def features_matrix(networks_layers: Sequence[Sequence[Layer]]) -> np.ndarray:
+    """Aggregated features of many networks, float32 ``[N, F]``."""
+    rows, index = encode_many(networks_layers)
+    return agg_features(rows, index, len(networks_layers))
+
+
+def spec_features(specs: Sequence[str]) -> np.ndarray:
+    """agg-v1 features float32 ``[N, F]`` of spec strings (InputError on a bad spec)."""
+    from dnncost.gen.fast_layers import encoded_tables
+
+    rows, index = encoded_tables(specs)
+    return agg_features(rows, index, len(specs))
+
+
+# ---- seq-v1: per-layer sequence features (fused activations become own rows) -------
 _SEQ_OPS: tuple[str, ...] = ("conv", "dwconv", "fc", "add", "mul", "act", "pool", "other")
 SEQUENCE_NAMES: tuple[str, ...] = tuple(f"is_{op}" for op in _SEQ_OPS) + (
     "log_in_hw", "log_out_hw", "log_cin", "log_cout", "kernel", "stride", "log_macs",
@@ -64,30 +164,8 @@ def _int(value: int | None) -> int:
     return int(value) if value else 0
 
 
-def _out_elements(layer: Layer) -> int:
-    return _int(layer.out_h) * _int(layer.out_w or layer.out_h) * _int(layer.cout)
-
-
-def _in_elements(layer: Layer) -> int:
-    return _int(layer.in_h) * _int(layer.in_w or layer.in_h) * _int(layer.cin)
-
-
-def _macs(layer: Layer) -> int:
-    if layer.macs:
-        return int(layer.macs)
-    if layer.op_type in ("conv", "dwconv", "fc"):
-        per_out = _int(layer.kernel) ** 2 * (_int(layer.cin) // max(_int(layer.groups), 1))
-        return _out_elements(layer) * max(per_out, _int(layer.cin) if layer.op_type == "fc" else 1)
-    return _out_elements(layer)
-
-
-def _class_of(layer: Layer) -> str:
-    op = layer.op_type
-    if op == "conv":
-        return "conv1x1" if _int(layer.kernel) <= 1 else "convkxk"
-    if op in ACTIVATIONS:
-        return "act"
-    return op if op in _CLASSES else "act"  # "other" counts as an elementwise op
+def _elements(h: int | None, w: int | None, c: int | None) -> int:
+    return _int(h) * _int(w or h) * _int(c)
 
 
 def expand_fused(layers: Sequence[Layer]) -> list[Layer]:
@@ -98,48 +176,8 @@ def expand_fused(layers: Sequence[Layer]) -> list[Layer]:
         if layer.activation and layer.op_type not in ACTIVATIONS:
             h, w, c = layer.out_h, layer.out_w, layer.cout
             expanded.append(Layer(layer.index, str(layer.activation), h, w, h, w, c, c,
-                                  0, 0, 0, None, None, _out_elements(layer), None))
+                                  0, 0, 0, None, None, _elements(h, w, c), None))
     return expanded
-
-
-def network_features(layers: Sequence[Layer]) -> np.ndarray:
-    """Aggregated features of one network (float32, ``len(FEATURE_NAMES)``)."""
-    per_class = {c: np.zeros(3) for c in _CLASSES}
-    macs_total = params_total = bytes_total = 0.0
-    stride2 = dw_k3 = dw_k5 = lowres = 0.0
-    max_channels = 0
-    rows = expand_fused(layers)
-    for layer in rows:
-        macs = float(_macs(layer))
-        traffic = float(_in_elements(layer) + _out_elements(layer))
-        cls = _class_of(layer)
-        per_class[cls] += (1.0, macs, traffic)
-        macs_total += macs
-        bytes_total += traffic
-        params_total += float(layer.params or 0)
-        max_channels = max(max_channels, _int(layer.cout))
-        if layer.op_type in ("conv", "dwconv") and _int(layer.stride) >= 2:
-            stride2 += macs
-        if layer.op_type == "dwconv":
-            dw_k3, dw_k5 = (dw_k3 + macs, dw_k5) if _int(layer.kernel) <= 3 else (dw_k3, dw_k5 + macs)
-        if layer.op_type == "conv" and _int(layer.out_h) and _int(layer.out_h) <= 14:
-            lowres += macs
-    first = rows[0] if rows else None
-    input_pixels = _int(first.in_h) * _int(first.in_w or first.in_h) if first else 0
-    head = [np.log1p(macs_total), np.log1p(params_total), np.log1p(bytes_total), len(rows),
-            np.log1p(input_pixels), np.log1p(macs_total / max(bytes_total, 1.0)),
-            np.log1p(stride2), np.log1p(dw_k3), np.log1p(dw_k5), np.log1p(max_channels),
-            np.log1p(lowres)]
-    tail = [v for c in _CLASSES for v in (per_class[c][0], np.log1p(per_class[c][1]),
-                                            np.log1p(per_class[c][2]))]
-    return np.asarray(head + tail, dtype=np.float32)
-
-
-def features_matrix(networks_layers: Sequence[Sequence[Layer]]) -> np.ndarray:
-    """Aggregated features of many networks, float32 ``[N, F]``."""
-    if not networks_layers:
-        return np.zeros((0, len(FEATURE_NAMES)), np.float32)
-    return np.stack([network_features(layers) for layers in networks_layers])
 
 
 def layer_sequence(layers: Sequence[Layer]) -> np.ndarray:
@@ -150,11 +188,12 @@ def layer_sequence(layers: Sequence[Layer]) -> np.ndarray:
         onehot = [1.0 if op == name else 0.0 for name in _SEQ_OPS]
         if op not in _SEQ_OPS:
             onehot[-1] = 1.0
+        traffic = (_elements(layer.in_h, layer.in_w, layer.cin)
+                   + _elements(layer.out_h, layer.out_w, layer.cout))
         rows.append(onehot + [
             np.log1p(_int(layer.in_h)), np.log1p(_int(layer.out_h)), np.log1p(_int(layer.cin)),
             np.log1p(_int(layer.cout)), float(_int(layer.kernel)), float(_int(layer.stride)),
-            np.log1p(_macs(layer)) / 10.0,
-            np.log1p(_in_elements(layer) + _out_elements(layer)) / 10.0])
+            np.log1p(default_macs(layer)) / 10.0, np.log1p(traffic) / 10.0])
     return np.asarray(rows, dtype=np.float32).reshape(-1, len(SEQUENCE_NAMES))
 
 

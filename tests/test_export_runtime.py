@@ -14,11 +14,10 @@ import pytest
 from dnncost.errors import InputError, ModelError
 from dnncost.export.onnx_export import export_onnx
 from dnncost.export.runtime import Predictor, iter_spec_lines, predict_spec_lines
-from dnncost.export.spec_features import spec_features
 from dnncost.gen.layers import layer_table
 from dnncost.gen.spaces import sample_specs
 from dnncost.gen.spec import parse_spec
-from dnncost.learn.features import FEATURE_NAMES, FEATURE_SET, features_matrix
+from dnncost.learn.features import FEATURE_NAMES, FEATURE_SET, features_matrix, spec_features
 from dnncost.learn.exportable import ExportableModel, TreeTerm
 
 TINY_SPEC = "r32 conv_k3_s2_c8_arelu ir_k3_s1_h16_c8_se4_ahswish ds_k5_s2_c16 gap conv_k1_s1_c10"

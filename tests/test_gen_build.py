@@ -138,7 +138,7 @@ def test_keras_mobilenet_v2_converts_with_the_published_macs(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("space", SPACES)
 def test_torchprofile_agrees_on_total_macs(space: str) -> None:
-    from dnncost.gen.torch_build import torchprofile_macs
+    from torch_build import torchprofile_macs
 
     for spec in sample_specs(space, 1, SEED):
         assert math.isclose(torchprofile_macs(spec), total_macs(layer_table(spec)),
@@ -148,7 +148,7 @@ def test_torchprofile_agrees_on_total_macs(space: str) -> None:
 def test_torch_build_exports_onnx_that_runs(tmp_path: Path) -> None:
     import onnxruntime
 
-    from dnncost.gen.torch_build import export_onnx
+    from torch_build import export_onnx
 
     spec = sample_specs("efficient", 1, SEED)[0]
     path = export_onnx(spec, tmp_path / "net.onnx")

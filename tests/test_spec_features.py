@@ -1,5 +1,6 @@
-"""dnncost.export.spec_features: the vectorised agg-v1 features of spec strings equal
-learn's features of gen's layer tables bit for bit, and bad specs raise gen's error."""
+"""The vectorised walker and featurizer: encoded rows of spec strings equal gen's layer
+tables, and their agg-v1 features equal the plain reference loop (tests/
+reference_features.py) bit for bit; bad specs raise gen's error."""
 
 from __future__ import annotations
 
@@ -8,35 +9,48 @@ import random
 import numpy as np
 import pytest
 
+from dnncost.encoding import encode_many
 from dnncost.errors import InputError
-from dnncost.export.spec_features import spec_features
+from dnncost.gen.fast_layers import encoded_tables
 from dnncost.gen.layers import layer_table
 from dnncost.gen.spaces import sample_specs, space_names
 from dnncost.gen.spec import ACTIVATION_NAMES, BLOCK_KINDS, parse_spec
-from dnncost.learn.features import FEATURE_NAMES, features_matrix
+from dnncost.learn.features import FEATURE_NAMES, features_matrix, spec_features
+from reference_features import reference_matrix
 
 
 def _reference(specs: list[str]) -> np.ndarray:
-    return features_matrix([layer_table(parse_spec(s)) for s in specs])
+    tables = [layer_table(parse_spec(s)) for s in specs]
+    rows, index = encoded_tables(specs)
+    assert [np.array_equal(a, b) for a, b in zip((rows, index), encode_many(tables))] == [
+        True, True]  # the vectorised walker emits gen's layer tables
+    expected = reference_matrix(tables)
+    assert np.array_equal(features_matrix(tables), expected)
+    return expected
 
 
 def _random_token(rng: random.Random) -> str:
     """Any stage the grammar allows, small enough to leave odd sizes and 0 pixels."""
-    kind = rng.choice(("conv", "gap", "avgpool") + BLOCK_KINDS + BLOCK_KINDS)
+    kind = rng.choice(("conv", "dw", "fire", "gap", "avgpool", "maxpool") + BLOCK_KINDS
+                      + BLOCK_KINDS)
+    padding = [f"p{rng.choice(('same', 'valid'))}"] if rng.random() < 0.3 else []
     if kind == "gap":
         return "gap"
-    if kind == "avgpool":
-        return f"avgpool_k{rng.randint(1, 4)}"
+    if kind in ("avgpool", "maxpool"):
+        stride = [f"s{rng.randint(1, 3)}"] if kind == "maxpool" or rng.random() < 0.3 else []
+        return "_".join([kind, f"k{rng.randint(1, 4)}"] + stride + padding)
     act = rng.choice((None,) + ACTIVATION_NAMES)
+    acts = [f"a{act}"] if act else []
+    if kind == "fire":
+        return "_".join(["fire", f"h{rng.randint(1, 24)}", f"c{2 * rng.randint(1, 24)}"] + acts)
     fields = [f"k{rng.randint(1, 7)}", f"s{rng.choice((1, 1, 2, 3))}"]
     if kind in ("ir", "fr"):
         fields.append(f"h{rng.randint(1, 48)}")
-    fields.append(f"c{rng.choice((rng.randint(1, 40), 8))}")
-    if kind != "conv" and rng.random() < 0.5:
+    if kind != "dw":
+        fields.append(f"c{rng.choice((rng.randint(1, 40), 8))}")
+    if kind in BLOCK_KINDS and rng.random() < 0.5:
         fields.append(f"se{rng.randint(1, 12)}")
-    if act:
-        fields.append(f"a{act}")
-    return "_".join([kind] + fields)
+    return "_".join([kind] + fields + acts + (padding if kind in ("conv", "dw") else []))
 
 
 def _random_specs(count: int, seed: int) -> list[str]:
@@ -66,12 +80,15 @@ def test_random_grammar_specs_equal_the_reference_bit_for_bit():
         "r33;conv_k03_s2_c5  ir_s1_c5_k3_h7_ahswish_se2\tfr_k2_s3_h9_c6_arelu6 avgpool_k0",
         "r224 conv_k3_s1_c4294967296",  # a number the fast path leaves to the reference
         "r65536 conv_k3_s1_c65536 conv_k1_s1_c65536",  # sums of 2**53 and more
+        "r224 conv_k7_s2_c96_arelu_pvalid maxpool_k3_s2 fire_h16_c128 maxpool_k3_s2_psame "
+        "dw_k3_s1_arelu6 conv_k1_s1_c1000_arelu avgpool_k13",  # SqueezeNet's and V1's tokens
     ]
     reference = _reference(specs)
     assert np.array_equal(spec_features(specs), reference)
     assert np.array_equal(spec_features(specs[::-1]), reference[::-1])
     joined = " ".join(specs)
-    assert "_i" in joined and "_se" in joined and "_s3_" in joined
+    assert "_i" in joined and "_se" in joined and "_s3_" in joined and "_pvalid" in joined
+    assert all(f" {kind}_" in joined for kind in ("fire", "dw", "maxpool"))
     sizes = [layer.out_h for s in specs for layer in layer_table(parse_spec(s))]
     assert any(h % 2 for h in sizes) and 0 in sizes
     assert reference.shape == (len(specs), len(FEATURE_NAMES))
@@ -99,15 +116,23 @@ def test_a_bad_spec_raises_gen_s_error(bad):
 
 
 def test_the_fast_path_takes_every_spec_that_keeps_its_pixels(monkeypatch):
-    import dnncost.learn.features as learn_features
+    import dnncost.gen.layers as gen_layers
 
     specs = [s.to_string() for space in space_names() for s in sample_specs(space, 30, 6)]
     specs += [s for s in _random_specs(200, seed=13)
-              if all(layer.out_h for layer in layer_table(parse_spec(s)))]
+              if all(layer.out_h > 0 for layer in layer_table(parse_spec(s)))]
     expected = _reference(specs)
 
-    def no_reference(networks_layers: object) -> np.ndarray:
+    def no_reference(spec: object) -> list:
         raise AssertionError("took the reference path")
 
-    monkeypatch.setattr(learn_features, "features_matrix", no_reference)
+    monkeypatch.setattr(gen_layers, "layer_table", no_reference)
     assert np.array_equal(spec_features(specs), expected)
+
+
+def test_iiswc_encodings_have_the_reference_features(iiswc_dir):
+    from dnncost.importers import iiswc_layers
+
+    lines = (iiswc_dir / "onnxEmbeddings.csv").read_text().splitlines()
+    tables = [iiswc_layers(lines[row], f"row {row}") for row in range(118)]
+    assert np.array_equal(features_matrix(tables), reference_matrix(tables))
