@@ -5,12 +5,10 @@ transaction, so a bad row imports nothing.
 
 from __future__ import annotations
 
-import csv
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from dnncost.errors import InputError
 from dnncost.records import Device, Layer, Measurement, Network, stable_id, summarize_runs
@@ -64,36 +62,19 @@ def iiswc_layers(line: str, where: str) -> list[Layer]:
     return layers
 
 
-def _read_runs(path: Path) -> Iterator[tuple[int, str, list[float]]]:
-    with path.open() as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                runs = [float(x) for x in line.strip().split(",")]
-            except ValueError:
-                raise InputError(
-                    f"{path}:{number}: not comma-separated latencies in ms") from None
-            if not runs or any(not math.isfinite(x) or x <= 0 for x in runs):
-                raise InputError(f"{path}:{number}: latencies must be positive numbers")
-            yield number, line.strip(), runs
+def import_iiswc(store: Store, directory: str | Path | None = None) -> ImportSummary:
+    """Import the IISWC 2020 dataset: the copy inside dnncost when ``directory`` is
+    None, else a dataset directory (onnxEmbeddings.csv, mobileData/*.txt, ...)."""
+    from dnncost.population import hardware_rows, read_population, reported_mmacs
 
-
-def import_iiswc(store: Store, directory: str | Path) -> ImportSummary:
-    """Import the IISWC 2020 dataset (onnxEmbeddings.csv, mobileData/*.txt, ...)."""
-    root = Path(directory)
-    embeddings, data_dir = root / "onnxEmbeddings.csv", root / "mobileData"
-    for needed in (embeddings, data_dir):
-        if not needed.exists():
-            raise InputError(f"{needed} not found: pass the iiswc2020 dataset directory")
-    lines = embeddings.read_text().splitlines()
-    if len(lines) < IISWC_NETWORKS:
-        raise InputError(f"{embeddings}: {len(lines)} lines, expected {IISWC_NETWORKS}")
-    reported = _optional_column(root / "flops.csv", 0)
+    population = read_population(directory)
+    where = "embedded onnxEmbeddings.csv" if directory is None \
+        else str(Path(directory) / "onnxEmbeddings.csv")
+    reported = reported_mmacs(population)
     networks = []
     for row in range(IISWC_NETWORKS):
         name = f"iiswc-{row:03d}"
-        layers = iiswc_layers(lines[row], f"{embeddings}:{row + 1}")
+        layers = iiswc_layers(population.embedding_lines[row], f"{where}:{row + 1}")
         spec: dict[str, Any] = {"source": IISWC_SOURCE, "row": row}
         if row < len(reported):
             spec["reported_mmacs"] = float(reported[row])
@@ -102,22 +83,16 @@ def import_iiswc(store: Store, directory: str | Path) -> ImportSummary:
         networks.append((Network(stable_id(IISWC_SOURCE, name), name, IISWC_SOURCE, spec,
                                  macs, params), layers))
 
-    hardware = {r["Device"]: r for r in _csv_rows(root / "Mob_list.csv")}
+    hardware = hardware_rows(population)
     devices, measurements = [], []
-    device_files = sorted(data_dir.glob("*.txt"))
-    if not device_files:
-        raise InputError(f"{data_dir} holds no device files (*.txt)")
-    for path in device_files:
-        device = _iiswc_device(path.stem, hardware.get(path.stem))
+    for device_name, device_runs in zip(population.devices, population.runs_ms):
+        device = _iiswc_device(device_name, hardware.get(device_name))
         devices.append(device)
-        rows = list(_read_runs(path))
-        if len(rows) < IISWC_NETWORKS:
-            raise InputError(f"{path}: {len(rows)} rows, expected at least {IISWC_NETWORKS}")
-        for (network, _), (_, raw, runs) in zip(networks, rows[:IISWC_NETWORKS]):
+        for (network, _), runs in zip(networks, device_runs):
             measurements.append(Measurement(
-                device.id, network.id, IISWC_CONFIG, first_run_ms=runs[0], raw_output=raw,
-                source=IISWC_SOURCE, tool_version="iiswc2020 dataset",
-                **summarize_runs(runs)))
+                device.id, network.id, IISWC_CONFIG, first_run_ms=runs[0],
+                raw_output=",".join(map(repr, runs)), source=IISWC_SOURCE,
+                tool_version="iiswc2020 dataset", **summarize_runs(list(runs))))
 
     before = store.changes()
     with store.transaction():
@@ -143,16 +118,3 @@ def _iiswc_device(name: str, hardware: dict[str, str] | None) -> Device:
         except (KeyError, ValueError):
             pass
     return Device(name, model=phone_model(name), max_freq_mhz=freqs, ram_mb=ram_mb, info=info)
-
-
-def _optional_column(path: Path, column: int) -> list[str]:
-    if not path.exists():
-        return []
-    return [line.split(",")[column] for line in path.read_text().splitlines() if line.strip()]
-
-
-def _csv_rows(path: Path | None) -> list[dict[str, str]]:
-    if path is None or not path.exists():
-        return []
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))

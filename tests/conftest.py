@@ -1,4 +1,4 @@
-"""Shared fixtures: the IISWC 2020 data beside the clone and stores built from it."""
+"""Shared fixtures: the IISWC 2020 population shipped with dnncost and stores built from it."""
 
 from __future__ import annotations
 
@@ -11,30 +11,30 @@ from pathlib import Path
 import pytest
 
 from dnncost.importers import import_iiswc
+from dnncost.population import read_population, write_directory
 from dnncost.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def iiswc_path() -> Path:
+def shared_iiswc_path() -> Path:
+    """The published IISWC data beside the clone (only the provenance test reads it)."""
     return Path(os.environ.get("IISWC_DIR", REPO.parent / "shared/datasets/iiswc2020"))
 
 
 @pytest.fixture(scope="session")
-def iiswc_dir() -> Path:
-    path = iiswc_path()
-    if not (path / "onnxEmbeddings.csv").exists():
-        pytest.skip(f"IISWC 2020 data not found at {path}: set IISWC_DIR")
-    return path
+def iiswc_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded IISWC population written out in the published layout."""
+    return write_directory(read_population(), tmp_path_factory.mktemp("iiswc2020"))
 
 
 @pytest.fixture(scope="session")
-def iiswc_store_path(iiswc_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def iiswc_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store with the whole IISWC dataset imported once per session (read it only)."""
     path = tmp_path_factory.mktemp("iiswc") / "iiswc.sqlite"
     with Store(path) as store:
-        import_iiswc(store, iiswc_dir)
+        import_iiswc(store)  # the copy inside dnncost
     return path
 
 

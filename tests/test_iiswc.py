@@ -98,6 +98,9 @@ def test_bad_directories(tmp_path):
             import_iiswc(store, tmp_path / "nope")
         (tmp_path / "bad/mobileData").mkdir(parents=True)
         (tmp_path / "bad/onnxEmbeddings.csv").write_text("1,2,3\n" * 118)
+        with pytest.raises(InputError, match="holds no device files"):
+            import_iiswc(store, tmp_path / "bad")
+        (tmp_path / "bad/mobileData/X_0.txt").write_text("1.5,2.5\n" * 118)
         with pytest.raises(InputError, match="multiple of 13"):
             import_iiswc(store, tmp_path / "bad")
 

@@ -15,12 +15,16 @@ def data() -> None:
 
 
 @data.command("import-iiswc")
-@click.argument("directory", type=click.Path())
+@click.argument("directory", type=click.Path(), required=False)
 @store_option
-def import_iiswc_cmd(directory: str, store_path: str) -> None:
-    """Import the IISWC 2020 dataset (118 networks x N phones).
+def import_iiswc_cmd(directory: str | None, store_path: str) -> None:
+    """Import the IISWC 2020 dataset (118 networks x N phones): the 84 phones shipped
+    with dnncost, or the published dataset in DIRECTORY.
 
-    Example: dnncost data import-iiswc ../shared/datasets/iiswc2020
+    \b
+    Examples:
+      dnncost data import-iiswc
+      dnncost data import-iiswc ../shared/datasets/iiswc2020
     """
     from dnncost.importers import import_iiswc
 
