@@ -62,27 +62,37 @@ def iiswc_layers(line: str, where: str) -> list[Layer]:
     return layers
 
 
-def import_iiswc(store: Store, directory: str | Path | None = None) -> ImportSummary:
-    """Import the IISWC 2020 dataset: the copy inside dnncost when ``directory`` is
-    None, else a dataset directory (onnxEmbeddings.csv, mobileData/*.txt, ...)."""
-    from dnncost.population import hardware_rows, read_population, reported_mmacs
+def iiswc_networks(population: Any, where: str = "onnxEmbeddings.csv"
+                   ) -> list[tuple[Network, list[Layer]]]:
+    """The study's 118 networks as the store keeps them: named ``iiswc-NNN``, their layer
+    table the paper's encoding, their spec the one gen builds (``gen --space iiswc``)."""
+    from dnncost.gen.spaces import iiswc_networks as specs
+    from dnncost.population import reported_mmacs
 
-    population = read_population(directory)
-    where = "embedded onnxEmbeddings.csv" if directory is None \
-        else str(Path(directory) / "onnxEmbeddings.csv")
     reported = reported_mmacs(population)
     networks = []
-    for row in range(IISWC_NETWORKS):
-        name = f"iiswc-{row:03d}"
+    for row, (name, label, built) in enumerate(specs()):
         layers = iiswc_layers(population.embedding_lines[row], f"{where}:{row + 1}")
-        spec: dict[str, Any] = {"source": IISWC_SOURCE, "row": row}
+        spec: dict[str, Any] = {"source": IISWC_SOURCE, "row": row, "network": label,
+                                "spec": built.to_string()}
         if row < len(reported):
             spec["reported_mmacs"] = float(reported[row])
         macs = sum(layer.macs or 0 for layer in layers if layer.op_type in ("conv", "dwconv"))
         params = sum(layer.params or 0 for layer in layers)
         networks.append((Network(stable_id(IISWC_SOURCE, name), name, IISWC_SOURCE, spec,
                                  macs, params), layers))
+    return networks
 
+
+def import_iiswc(store: Store, directory: str | Path | None = None) -> ImportSummary:
+    """Import the IISWC 2020 dataset: the copy inside dnncost when ``directory`` is
+    None, else a dataset directory (onnxEmbeddings.csv, mobileData/*.txt, ...)."""
+    from dnncost.population import hardware_rows, read_population
+
+    population = read_population(directory)
+    where = "embedded onnxEmbeddings.csv" if directory is None \
+        else str(Path(directory) / "onnxEmbeddings.csv")
+    networks = iiswc_networks(population, where)
     hardware = hardware_rows(population)
     devices, measurements = [], []
     for device_name, device_runs in zip(population.devices, population.runs_ms):

@@ -89,14 +89,17 @@ def read_directory(directory: str | Path) -> Population:
                       tuple(_runs_of(p) for p in files), texts)
 
 
-def read_population(directory: str | Path | None = None) -> Population:
-    """The embedded population (``directory`` None) or a published dataset directory."""
+def read_population(directory: str | Path | None = None, runs: bool = True) -> Population:
+    """The embedded population (``directory`` None) or a published dataset directory;
+    ``runs=False`` reads only the networks' files of the embedded copy."""
     if directory is not None:
         return read_directory(directory)
     root = embedded_dir()
     try:
-        with np.load(root / RUNS_FILE, allow_pickle=False) as archive:
-            runs_ns, names = archive["runs_ns"], [str(n) for n in archive["devices"]]
+        runs_ns, names = np.zeros((0, NETWORKS, 30), np.int64), []
+        if runs:
+            with np.load(root / RUNS_FILE, allow_pickle=False) as archive:
+                runs_ns, names = archive["runs_ns"], [str(n) for n in archive["devices"]]
         lines = gzip.decompress((root / EMBEDDINGS_FILE).read_bytes()).decode().splitlines()
         texts = {name: (root / name).read_text() for name in TEXT_FILES}
     except (OSError, KeyError, ValueError) as exc:

@@ -25,6 +25,7 @@ OP_TYPES: tuple[str, ...] = (
     "hswish",
     "sigmoid",
     "pool",  # average or max pooling, global pooling included
+    "concat",  # channel concatenation
     "other",
 )
 

@@ -13,15 +13,15 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from dnncost.errors import InputError, ToolError
 from dnncost.gen.layers import layer_table, total_macs, total_params
-from dnncost.gen.spaces import sample_specs
+from dnncost.gen.spaces import FIXED_SPACES, sample_specs
 from dnncost.gen.spec import NetworkSpec, parse_spec, spec_id
-from dnncost.records import Network, NetworkFile, sha256_file
+from dnncost.records import Layer, Network, NetworkFile, sha256_file
 from dnncost.store import Store
 
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
@@ -79,14 +79,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
             temp.unlink()
 
 
-def convert_job(spec_text: str, precisions: tuple[str, ...], out_dir: str) -> dict[str, str]:
+def convert_job(spec_text: str, identity: str, precisions: tuple[str, ...], out_dir: str
+                ) -> dict[str, str]:
     """Worker: build one spec, write its .tflite files; {precision: sha256}."""
     from dnncost.gen.tf_build import spec_to_tflite
 
-    spec = parse_spec(spec_text)
-    identity = spec_id(spec)
     written = {}
-    for precision, data in spec_to_tflite(spec, precisions, weight_seed(identity)).items():
+    for precision, data in spec_to_tflite(parse_spec(spec_text), precisions,
+                                          weight_seed(identity)).items():
         path = model_path(out_dir, identity, precision)
         _atomic_write(path, data)
         written[precision] = sha256_file(str(path))
@@ -120,43 +120,73 @@ def _needed(store: Store, identity: str, precisions: tuple[str, ...], out_dir: P
     return needed, kept
 
 
-def _register(store: Store, space: str, spec: NetworkSpec, out_dir: Path,
+def catalog(space: str, count: int | None, seed: int, names: Sequence[str] | None = None
+            ) -> list[tuple[NetworkSpec, Network, list[Layer]]]:
+    """The networks ``gen`` makes: spec, the store's record of it and its layer table.
+    Sampled networks are named by their spec id; the IISWC study's networks by their
+    row, with the paper's layer encoding, exactly as ``data import-iiswc`` records them.
+    ``names`` picks networks of a fixed space by name."""
+    if names is not None and space not in FIXED_SPACES:
+        raise InputError(f"--networks picks networks of a fixed space "
+                         f"({', '.join(FIXED_SPACES)}), not of {space!r}: use --count")
+    specs = sample_specs(space, None if names is not None else count, seed)
+    if space in FIXED_SPACES:
+        from dnncost.importers import iiswc_networks
+        from dnncost.population import read_population
+
+        records = iiswc_networks(read_population(runs=False))[:len(specs)]
+        entries = [(spec, network, layers) for spec, (network, layers) in zip(specs, records)]
+        if names is None:
+            return entries
+        by_name = {network.name: (spec, network, layers) for spec, network, layers in entries}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise InputError(f"unknown network(s) {', '.join(unknown[:5])} of space {space}: "
+                             f"use {entries[0][1].name} ... {entries[-1][1].name}")
+        return [by_name[n] for n in dict.fromkeys(names)]
+    entries = []
+    for spec in specs:
+        identity, layers = spec_id(spec), layer_table(spec)
+        entries.append((spec, Network(identity, network_name(space, identity), space,
+                                      {"spec": spec.to_string(), "resolution": spec.resolution},
+                                      total_macs(layers), total_params(layers)), layers))
+    return entries
+
+
+def _register(store: Store, network: Network, layers: list[Layer], out_dir: Path,
               digests: dict[str, str]) -> None:
-    identity = spec_id(spec)
-    layers = layer_table(spec)
-    files = tuple(NetworkFile(f"tflite-{p}", str(model_path(out_dir, identity, p)), digest)
+    files = tuple(NetworkFile(f"tflite-{p}", str(model_path(out_dir, network.id, p)), digest)
                   for p, digest in sorted(digests.items()))
-    store.put_network(Network(identity, network_name(space, identity), space,
-                              {"spec": spec.to_string(), "resolution": spec.resolution},
-                              total_macs(layers), total_params(layers), files), layers)
+    store.put_network(replace(network, files=files), layers)
 
 
 def _identity(items: Iterable[T], total: int) -> Iterable[T]:
     return items
 
 
-def generate(store: Store, space: str, count: int, seed: int,
+def generate(store: Store, space: str, count: int | None, seed: int,
              precisions: tuple[str, ...] = ("int8",), out_dir: str | Path = DEFAULT_OUT,
              jobs: int | None = None, progress: Callable[..., Iterable] = _identity,
-             verbose: bool = False) -> GenSummary:
-    """Sample ``count`` specs of ``space`` with ``seed``, convert what is missing in
-    ``jobs`` worker processes (default: all cores) and register everything."""
+             verbose: bool = False, names: Sequence[str] | None = None) -> GenSummary:
+    """Make ``count`` networks of ``space`` (sampled with ``seed``, or a fixed space's
+    first ones; None: 100 or all; ``names``: those of a fixed space), convert what is
+    missing in ``jobs`` worker processes (default: all cores) and register everything."""
     unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown or not precisions:
         raise InputError(f"unknown precision {', '.join(unknown) or '(none)'}: "
                          f"use {' and/or '.join(PRECISIONS)}")
     if jobs is not None and jobs < 1:
         raise InputError(f"--jobs must be at least 1, not {jobs}")
-    specs = sample_specs(space, count, seed)
+    entries = catalog(space, count, seed, names)
     out = Path(out_dir)
     _check_writable(out)
     work = []
-    for spec in specs:
-        needed, kept = _needed(store, spec_id(spec), tuple(precisions), out)
+    for spec, network, layers in entries:
+        needed, kept = _needed(store, network.id, tuple(precisions), out)
         if needed:
-            work.append((spec, tuple(needed), kept))
+            work.append((spec, network, layers, tuple(needed), kept))
         else:
-            _register(store, space, spec, out, kept)
+            _register(store, network, layers, out, kept)
     files_written = 0
     if work:
         workers = min(jobs or os.cpu_count() or 1, len(work))
@@ -164,14 +194,14 @@ def generate(store: Store, space: str, count: int, seed: int,
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
                                  initargs=(threads, verbose)) as pool:
-            futures = {pool.submit(convert_job, spec.to_string(), needed, str(out)):
-                       (spec, kept) for spec, needed, kept in work}
+            futures = {pool.submit(convert_job, spec.to_string(), network.id, needed, str(out)):
+                       (network, layers, kept) for spec, network, layers, needed, kept in work}
             try:
                 for future in progress(as_completed(futures), len(futures)):
-                    spec, kept = futures[future]
+                    network, layers, kept = futures[future]
                     written = future.result()
                     files_written += len(written)
-                    _register(store, space, spec, out, {**kept, **written})
+                    _register(store, network, layers, out, {**kept, **written})
             except BrokenProcessPool:
                 raise ToolError("a conversion worker died (out of memory or killed): "
                                 "finished networks are registered; run again, maybe with "
@@ -179,4 +209,4 @@ def generate(store: Store, space: str, count: int, seed: int,
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-    return GenSummary(space, len(specs), len(work), files_written, str(out))
+    return GenSummary(space, len(entries), len(work), files_written, str(out))

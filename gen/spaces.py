@@ -1,18 +1,21 @@
-"""Search spaces: seeded samplers of network specs, kept in a registry.
+"""Search spaces: seeded samplers of network specs, and fixed lists, in one registry.
 
 ``sample_specs(space, count, seed)`` is reproducible and prefix-stable: the first
 ``n`` specs of ``count=m > n`` are the specs of ``count=n``, so asking for more
-networks later reuses the ones already made.
+networks later reuses the ones already made. A fixed space (``iiswc``: the 118 networks
+of the IISWC 2020 study, gen/iiswc_networks.tsv) gives its first ``count`` networks.
 """
 
 from __future__ import annotations
 
 import random
+from functools import lru_cache
+from importlib import resources
 from typing import Callable
 
 from dnncost.errors import InputError
 from dnncost.gen.layers import layer_table, total_macs
-from dnncost.gen.spec import BlockSpec, ConvSpec, NetworkSpec, PoolSpec, Stage, spec_id
+from dnncost.gen.spec import BlockSpec, ConvSpec, NetworkSpec, PoolSpec, Stage, parse_spec, spec_id
 
 Sampler = Callable[[random.Random], NetworkSpec]
 
@@ -109,18 +112,35 @@ SPACES: dict[str, tuple[Sampler, tuple[int, int]]] = {
     "mobileopt": (_mobileopt, MOBILEOPT_MACS),
     "efficient": (_efficient, EFFICIENT_MACS),
 }
+FIXED_SPACES: tuple[str, ...] = ("iiswc",)
 MAX_TRIES = 1000
 
 
+@lru_cache(maxsize=None)
+def iiswc_networks() -> tuple[tuple[str, str, NetworkSpec], ...]:
+    """The IISWC 2020 study's 118 networks: (name ``iiswc-NNN``, what it is, spec)."""
+    text = (resources.files("dnncost.gen") / "iiswc_networks.tsv").read_text()
+    rows = [line.split("\t") for line in text.splitlines() if line and line[0] != "#"]
+    return tuple((name, label, parse_spec(spec)) for name, label, spec in rows)
+
+
 def space_names() -> tuple[str, ...]:
-    """Names of the registered search spaces."""
-    return tuple(SPACES)
+    """Names of the registered search spaces (sampled, then fixed)."""
+    return tuple(SPACES) + FIXED_SPACES
 
 
-def sample_specs(space: str, count: int, seed: int) -> list[NetworkSpec]:
-    """``count`` distinct specs of ``space`` within its MAC bounds, reproducible by seed."""
+def sample_specs(space: str, count: int | None, seed: int) -> list[NetworkSpec]:
+    """``count`` distinct specs of ``space`` within its MAC bounds, reproducible by seed
+    (a fixed space: its first ``count`` networks; None: all of them, or 100 sampled)."""
+    if space in FIXED_SPACES:
+        specs = [spec for _, _, spec in iiswc_networks()]
+        if count is not None and count < 1:
+            raise InputError(f"count must be at least 1, not {count}")
+        return specs[:count]
     if space not in SPACES:
-        raise InputError(f"unknown search space {space!r}: use one of {', '.join(SPACES)}")
+        raise InputError(f"unknown search space {space!r}: use one of "
+                         f"{', '.join(space_names())}")
+    count = 100 if count is None else count
     if count < 1:
         raise InputError(f"count must be at least 1, not {count}")
     sampler, (low, high) = SPACES[space]

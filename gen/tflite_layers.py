@@ -3,7 +3,8 @@
 Uses only the ``flatbuffers`` runtime (no TensorFlow, no generated schema package):
 the handful of TFLite schema fields needed are read by their slot numbers below
 (schema.fbs of TensorFlow Lite; field slot i lives at vtable offset 4 + 2 i).
-Rows follow the conventions of :mod:`dnncost.gen.layers`.
+Rows follow the conventions of :mod:`dnncost.gen.layers` (a pool's padding is what TFLite
+pads before its input).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ _CONV, _DWCONV, _FC = 3, 4, 9
 _POOLS = {1: "avg", 17: "max"}  # AVERAGE_POOL_2D, MAX_POOL_2D
 _REDUCTIONS = {40, 74, 82}  # MEAN, SUM, REDUCE_MAX: global pooling when over H, W
 _ELEMENTWISE = {0: "add", 18: "mul", 19: "relu", 21: "relu6", 117: "hswish",
-                14: "sigmoid"}  # ADD, MUL, RELU, RELU6, HARD_SWISH, LOGISTIC
+                14: "sigmoid", 2: "concat"}  # ADD MUL RELU RELU6 HARD_SWISH LOGISTIC CONCATENATION
 _SKIPPED = {6, 22, 34, 43, 60, 70, 114}  # DEQUANTIZE RESHAPE PAD SQUEEZE PADV2 EXPAND_DIMS QUANTIZE
 _FUSED = {0: None, 1: "relu", 2: "relu_n1_to_1", 3: "relu6", 4: "tanh", 5: "sign_bit"}
 _SAME = 0  # Padding enum
@@ -158,9 +159,10 @@ def _row(reader: _Reader, code: int, op: Table, inputs: list[list[int]],
                     macs=out_elements * weights[1], params=math.prod(weights) + bias)
     if code in _POOLS:
         pad_slot, stride_slot, act_slot = _OPTION_SLOTS[code]
-        kernel = get(_POOL_FILTER_H)
-        return dict(base, op_type="pool", kernel=kernel, stride=get(stride_slot),
-                    padding=(kernel - 1) // 2 if get8(pad_slot) == _SAME else 0,
+        kernel, stride = get(_POOL_FILTER_H), get(stride_slot)
+        pad = max(((out_h or 0) - 1) * stride + kernel - (in_h or 0), 0) // 2  # SAME: before
+        return dict(base, op_type="pool", kernel=kernel, stride=stride,
+                    padding=pad if get8(pad_slot) == _SAME else 0,
                     activation=_FUSED.get(get8(act_slot), "other"), macs=out_elements,
                     params=0)
     if code in _REDUCTIONS and len(inputs[0]) == 4:

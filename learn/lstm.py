@@ -157,9 +157,10 @@ class LSTMCostModel(_Base):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        if "module_" in state:  # the module class is local: keep its weights only
+        if "module_" in state:  # the module class is local: keep its weights, as arrays
             module = state.pop("module_")
-            state["module_state_"] = module.state_dict()
+            state["module_state_"] = {k: v.detach().cpu().numpy()
+                                      for k, v in module.state_dict().items()}
             state["module_dims_"] = (module.width, int(module.device_vector.numel()))
         return state
 
@@ -167,8 +168,10 @@ class LSTMCostModel(_Base):
         weights, dims = state.pop("module_state_", None), state.pop("module_dims_", None)
         self.__dict__.update(state)
         if weights is not None:
-            module = _module_class()(dims[0], dims[1], self.hidden)
-            module.load_state_dict(weights)
+            import torch
+
+            module = _module_class()(int(dims[0]), int(dims[1]), self.hidden)
+            module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
             self.module_ = module.eval()
 
 

@@ -1,8 +1,8 @@
-"""Model directories on disk.
+"""Model directories on disk: data only, never code.
 
-``train`` writes MODEL_DIR: ``estimator.pkl`` (the fitted estimator; a pickle, so load
-only model directories you made or trust), ``signature.json``, ``model.json`` (the
-manifest) and ``report.md`` / ``report.json``.
+``train`` writes MODEL_DIR: the fitted estimator in learn/state.py's data-only form
+(``estimator.json``, ``arrays.npz``, ``booster_K.json``), ``signature.json``,
+``model.json`` (the manifest) and ``report.md`` / ``report.json``.
 
 ``adapt`` writes DEVICE_MODEL_DIR: ``device_model.json`` (bias, weights, device vectors,
 layer-cost term, feature set, per-network values) plus ``booster_J.json`` files
@@ -11,14 +11,15 @@ and other languages can read it; :func:`load_device_model` rebuilds the :class:`
 
 Both manifests carry ``format_version``. A reader refuses a newer format rather than
 ignore what it does not know (an unknown term would silently change every prediction).
-Device models of an older format still load; a model directory of an older format does
-not, because its pickled estimator may lack state this version needs: train it again.
+Device models of an older format still load; a model directory of an older format (2
+and before kept a pickle, which dnncost never loads) asks to be trained again. Reading
+a directory of any age or origin never runs code from it.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from dnncost.learn.exportable import AnchorSmoother, CostSumTerm, ExportableMode
 
 MANIFEST = "model.json"
 DEVICE_MANIFEST = "device_model.json"
-MODEL_FORMAT = 2  # 2: the first with format_version (lowrank: layer-cost and neighbour state)
+MODEL_FORMAT = 3  # 3: data only (learn/state.py); 2 pickled the estimator
 DEVICE_MODEL_FORMAT = 2  # 2: the optional "cost_sum" term; 1 had no format_version
 
 
@@ -53,31 +54,52 @@ def _write_json(path: Path, value: Any) -> None:
 def save_model(model_dir: str | Path, trained: Any, manifest: dict[str, Any],
                signature: list[dict[str, str]], report_md: str) -> Path:
     """Write a trained model directory; returns its path."""
+    from dnncost.learn.state import dump_state
+
     path = Path(model_dir)
     path.mkdir(parents=True, exist_ok=True)
-    with (path / "estimator.pkl").open("wb") as handle:
-        pickle.dump(trained, handle)
+    dump_state(trained, path)
     _write_json(path / "signature.json", {"networks": signature})
-    _write_json(path / MANIFEST, {**manifest, "dnncost_version": __version__,
-                                  "format_version": MODEL_FORMAT})
     _write_json(path / "report.json", manifest.get("report", {}))
     (path / "report.md").write_text(report_md)
+    _write_json(path / MANIFEST, {**manifest, "dnncost_version": __version__,
+                                  "format_version": MODEL_FORMAT})
     return path
+
+
+def read_manifest(path: Path, name: str, what: str, command: str) -> dict[str, Any]:
+    """A directory's JSON manifest as a dict (ModelError naming it if missing or damaged)."""
+    if not (path / name).is_file():
+        raise ModelError(f"{path} is not a {what} (no {name}): pass the directory "
+                         f"`{command}` wrote")
+    try:
+        manifest = json.loads((path / name).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelError(f"{path / name} cannot be read ({type(exc).__name__}): write the "
+                         f"{what} again with `{command}`") from None
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{path / name} is not a JSON object: write the {what} again "
+                         f"with `{command}`")
+    return manifest
 
 
 def load_model(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
     """The trained object and manifest of a model directory written by `train`."""
+    from dnncost.learn.state import load_state
+
     path = Path(model_dir)
-    if not (path / MANIFEST).exists() or not (path / "estimator.pkl").exists():
-        raise ModelError(f"{path} is not a dnncost model directory (no {MANIFEST}): "
-                         "pass the directory `dnncost train -o` wrote")
-    manifest = json.loads((path / MANIFEST).read_text())
+    manifest = read_manifest(path, MANIFEST, "model directory", "dnncost train -o")
     version = _format_of(path, manifest, MODEL_FORMAT, "model directory")
     if version < MODEL_FORMAT:
         raise ModelError(f"{path} is a model directory of format {version}, older than this "
                          f"dnncost's ({MODEL_FORMAT}): train it again with dnncost train")
-    with (path / "estimator.pkl").open("rb") as handle:
-        return pickle.load(handle), manifest
+    from dnncost.learn.training import Trained
+
+    trained = load_state(path)
+    if not isinstance(trained, Trained):
+        raise ModelError(f"{path} holds a damaged model (not a trained estimator): train it "
+                         "again with dnncost train")
+    return trained, manifest
 
 
 def _cost_sum_json(term: CostSumTerm) -> dict[str, Any]:
@@ -127,32 +149,48 @@ def save_device_model(model_dir: str | Path, model: DeviceModel) -> Path:
     return path
 
 
+_MEMBER = re.compile(r"(booster_\d+\.json|module\.pt)")
+
+
+def _member(path: Path, name: Any) -> Path:
+    """A file the manifest names, inside the directory (no other path is ever read)."""
+    if not isinstance(name, str) or not _MEMBER.fullmatch(name):
+        raise ValueError(f"file name {str(name)[:60]!r} is not booster_N.json or module.pt")
+    return path / name
+
+
 def load_device_model(model_dir: str | Path) -> DeviceModel:
     """The device model in a directory written by `adapt` (has ``.to_exportable()``)."""
     path = Path(model_dir)
-    if not (path / DEVICE_MANIFEST).exists():
-        raise ModelError(f"{path} is not a device model directory (no {DEVICE_MANIFEST}): "
-                         "pass the directory `dnncost adapt -o` wrote")
-    spec = json.loads((path / DEVICE_MANIFEST).read_text())
+    spec = read_manifest(path, DEVICE_MANIFEST, "device model directory", "dnncost adapt -o")
     _format_of(path, spec, DEVICE_MODEL_FORMAT, "device model")
-    trees = []
-    if spec["trees"]:
-        import xgboost as xgb
+    try:
+        trees = []
+        if spec["trees"]:
+            import xgboost as xgb
 
-        for term in spec["trees"]:
-            booster = xgb.Booster()
-            booster.load_model(str(path / term["file"]))
-            vector = None if term["device_vector"] is None \
-                else np.asarray(term["device_vector"], np.float32)
-            trees.append(TreeTerm(booster, float(term["weight"]), vector))
-    module = None
-    if spec["module"]:
-        from dnncost.learn.lstm import load_module
+            for term in spec["trees"]:
+                booster = xgb.Booster()
+                booster.load_model(bytearray(_member(path, term["file"]).read_bytes()))
+                vector = None if term["device_vector"] is None \
+                    else np.asarray(term["device_vector"], np.float32)
+                trees.append(TreeTerm(booster, float(term["weight"]), vector))
+        module = None
+        if spec["module"]:
+            from dnncost.learn.lstm import load_module
 
-        module = load_module(path / spec["module"], spec["metadata"])
-    cost = spec.get("cost_sum")
-    cost_sum = None if cost is None else _cost_sum_from_json(cost)
-    exportable = ExportableModel(spec["feature_set"], tuple(spec["feature_names"]),
-                                 float(spec["bias_log_ms"]), tuple(trees), module,
-                                 cost_sum, spec["metadata"])
-    return DeviceModel(exportable, spec["known_log_ms"], spec["info"])
+            module = load_module(_member(path, spec["module"]), spec["metadata"])
+        cost = spec.get("cost_sum")
+        cost_sum = None if cost is None else _cost_sum_from_json(cost)
+        exportable = ExportableModel(str(spec["feature_set"]), tuple(spec["feature_names"]),
+                                     float(spec["bias_log_ms"]), tuple(trees), module,
+                                     cost_sum, dict(spec["metadata"]))
+        known = {str(k): float(v) for k, v in dict(spec["known_log_ms"]).items()}
+        numbers = [exportable.bias_log_ms, *known.values()] + [
+            t.weight for t in trees] + ([] if cost_sum is None else [cost_sum.weight])
+        if not all(np.isfinite(numbers)):
+            raise ValueError("a bias, weight or known latency is not a finite number")
+        return DeviceModel(exportable, known, dict(spec["info"]))
+    except Exception as exc:  # KeyError, TypeError, ValueError, xgboost's and torch's errors
+        raise ModelError(f"{path} holds a damaged device model ({type(exc).__name__}: "
+                         f"{str(exc)[:80]}): adapt it again with dnncost adapt") from None

@@ -121,7 +121,6 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
     """Fit MODEL_DIR to a new device from its measurements; write DEVICE_MODEL_DIR and
     return the fit score and any warning."""
     trained, manifest = load_model(model_dir)
-    assert isinstance(trained, Trained)
     measured = read_measurements(measurements)
     unknown = [n for n in measured if n not in set(trained.network_names)]
     if unknown:

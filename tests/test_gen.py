@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from dnncost.cli import cli
 from dnncost.errors import InputError
 from dnncost.gen.layers import layer_table, total_macs, total_params
-from dnncost.gen.spaces import space_names, sample_specs
+from dnncost.gen.spaces import SPACES, space_names, sample_specs
 from dnncost.gen.spec import BlockSpec, ConvSpec, NetworkSpec, PoolSpec, parse_spec, spec_id
 from dnncost.gen.tflite_layers import tflite_layer_table
 from dnncost.records import OP_TYPES
@@ -21,7 +21,7 @@ from dnncost.records import OP_TYPES
 
 @pytest.fixture(scope="module")
 def samples() -> dict[str, list[NetworkSpec]]:
-    return {space: sample_specs(space, 150, seed=7) for space in space_names()}
+    return {space: sample_specs(space, 150, seed=7) for space in SPACES}
 
 
 def test_spec_round_trips_through_string_json_and_dict(samples) -> None:
@@ -55,7 +55,9 @@ def test_malformed_specs_are_input_errors(text: str) -> None:
 
 
 def test_samplers_are_reproducible_and_prefix_stable() -> None:
-    for space in space_names():
+    assert space_names() == tuple(SPACES) + ("iiswc",)
+    assert len(sample_specs("iiswc", None, 0)) == 118 and len(sample_specs("iiswc", 5, 9)) == 5
+    for space in SPACES:
         first = sample_specs(space, 12, seed=3)
         assert first == sample_specs(space, 12, seed=3)
         assert first[:5] == sample_specs(space, 5, seed=3)
@@ -116,7 +118,7 @@ def test_layer_table_counts_macs_and_params_by_hand() -> None:
 
 
 def test_sampling_errors_name_the_problem() -> None:
-    with pytest.raises(InputError, match="mobileopt, efficient"):
+    with pytest.raises(InputError, match="mobileopt, efficient, iiswc"):
         sample_specs("resnets", 3, 1)
     with pytest.raises(InputError, match="at least 1"):
         sample_specs("mobileopt", 0, 1)
@@ -185,39 +187,18 @@ def test_layers_command_prints_the_feature_table_of_a_spec() -> None:
     assert lines[1].split(",")[:2] == ["0", "conv"]
 
 
-def _iiswc_spec(layers: list) -> tuple[NetworkSpec, str]:
-    """The mobileopt spec behind one IISWC random network (relu rows dropped)."""
-    rows = [r for r in layers if r.op_type != "relu"]
-    stages: list = [ConvSpec(rows[0].kernel, rows[0].stride, rows[0].cout)]
-    i = 1
-    while rows[i].op_type == "conv" and rows[i + 1].op_type == "dwconv":
-        expand, dw, project = rows[i:i + 3]
-        stages.append(BlockSpec("ir", dw.kernel, dw.stride, expand.cout, project.cout, 0,
-                                "relu"))
-        i += 4 if rows[i + 3].op_type == "add" else 3
-    stages += [ConvSpec(1, 1, rows[i].cout), PoolSpec(rows[i + 1].kernel),
-               ConvSpec(1, 1, rows[i + 2].cout), ConvSpec(1, 1, rows[i + 3].cout)]
-    assert len(rows) == i + 4
-    return NetworkSpec(rows[0].in_h, tuple(stages)), ("small" if stages[1].stride == 2 else "")
-
-
 def test_mobileopt_space_contains_the_papers_random_networks(iiswc_dir: Path) -> None:
+    """The paper's 100 random networks (their specs: gen/iiswc_networks.tsv, checked
+    against the encodings in test_iiswc_space.py) are points of the mobileopt space."""
     from dnncost.gen.spaces import (MOBILEOPT_EXPANSIONS, MOBILEOPT_HEAD, MOBILEOPT_KERNELS,
-                                    MOBILEOPT_STAGES)
-    from dnncost.importers import iiswc_layers
+                                    MOBILEOPT_STAGES, iiswc_networks)
 
-    lines = (iiswc_dir / "onnxEmbeddings.csv").read_text().splitlines()
     sizes = [line.split(",")[4].strip() for line in
              (iiswc_dir / "Properties.csv").read_text().splitlines()]
-    fields = ("op_type", "in_h", "out_h", "cin", "cout", "kernel", "stride", "padding", "macs")
-    for row, size in enumerate(sizes):
-        paper = iiswc_layers(lines[row], f"row {row}")
-        spec, small = _iiswc_spec(paper)
-        assert (small == "small") == (size == "small")
-        ours = [tuple(getattr(r, f) or 0 for f in fields) for r in layer_table(spec)]
-        theirs = [tuple(getattr(r, f) or 0 for f in fields) for r in paper
-                  if r.op_type != "relu"]
-        assert ours == theirs, row  # same layers, shapes and MACs as the paper computed
+    for (name, label, spec), size in zip(iiswc_networks(), sizes):
+        assert label == "MobileGen random" and spec.stages[0] == ConvSpec(3, 2, 32)
+        assert (spec.stages[1].stride == 2) == (size == "small"), name
+        assert spec.stages[-3:] == (PoolSpec(7), spec.stages[-2], ConvSpec(1, 1, 1000))
         width = 1.0 if spec.stages[1].cout == 16 else 0.75
         blocks = [s for s in spec.stages[2:] if isinstance(s, BlockSpec)]
         starts = [i for i, b in enumerate(blocks) if b.stride == 2] + [len(blocks)]

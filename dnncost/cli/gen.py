@@ -16,20 +16,26 @@ from dnncost.records import Layer
 
 @click.command("gen")
 @click.option("--space", default="mobileopt", show_default=True,
-              help="Search space: mobileopt (the IISWC 2020 paper's) or efficient.")
-@click.option("--count", default=100, show_default=True, type=int, help="Networks to make.")
+              help="Search space: mobileopt (the IISWC 2020 paper's), efficient, or iiswc "
+                   "(the 118 networks that study measured, named iiswc-000 ...).")
+@click.option("--count", type=int, help="Networks to make [100; iiswc: all 118].")
 @click.option("--seed", default=42, show_default=True, type=int, help="Sampler seed.")
 @click.option("--precision", "precisions", multiple=True, default=("int8",),
               show_default=True, help="fp32 and/or int8 (repeat the option for both).")
 @click.option("--out", "out_dir", default="data/models", show_default=True,
               type=click.Path(), help="Directory of the .tflite files.")
 @click.option("--jobs", type=int, default=None, help="Worker processes [all cores].")
+@click.option("--networks", help="Comma list of network names of a fixed space "
+                                 "(e.g. iiswc-000,iiswc-113).")
 @store_option
-def gen(space: str, count: int, seed: int, precisions: tuple[str, ...], out_dir: str,
-        jobs: int | None, store_path: str) -> None:
+def gen(space: str, count: int | None, seed: int, precisions: tuple[str, ...], out_dir: str,
+        jobs: int | None, networks: str | None, store_path: str) -> None:
     """Sample networks from a search space, write them as .tflite, register them.
 
-    Example: dnncost gen --space mobileopt --count 100 --seed 42 --precision int8
+    \b
+    Examples:
+      dnncost gen --space mobileopt --count 100 --seed 42 --precision int8
+      dnncost gen --space iiswc       # the study's networks, to measure a phone's signature
     """
     from dnncost.gen.pipeline import generate
 
@@ -37,8 +43,9 @@ def gen(space: str, count: int, seed: int, precisions: tuple[str, ...], out_dir:
         return progress(items, total=total, desc="converting")
 
     with open_store(store_path, create=True) as store:
+        names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
         result = generate(store, space, count, seed, precisions, out_dir, jobs, bar,
-                          verbose())
+                          verbose(), names)
     echo(f"{result.networks} {space} networks in {store_path}: {result.converted} "
          f"converted ({result.files_written} files written to {result.out_dir}), "
          f"{result.networks - result.converted} already there")
