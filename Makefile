@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 DNNCOST := $(VENV)/bin/dnncost
 STAMP   := $(VENV)/.installed
 STORE   ?= data/dnncost.sqlite
-IISWC_DIR ?= ../shared/datasets/iiswc2020
+IISWC_DIR ?=
 # Stage knobs: `make bench DEVICE=98AX1Y8LK`, `make train MODE=collaborative` ...
 SPACE     ?= mobileopt
 COUNT     ?= 100
@@ -23,7 +23,7 @@ MODEL_DIR ?= models/$(MODE)-$(MODEL)
 DEVICE_MODEL_DIR ?= models/device
 ONNX      ?= model.onnx
 
-.PHONY: install test clean gen bench train evaluate export import-iiswc node-deps system-deps demo demo-iiswc
+.PHONY: install test clean gen bench phone train evaluate export import-iiswc node-deps system-deps demo demo-local
 
 install: $(STAMP)
 
@@ -48,6 +48,12 @@ gen: $(STAMP)
 bench: $(STAMP)
 	$(DNNCOST) bench --device $(DEVICE) --precision $(PRECISION) --store $(STORE)
 
+# One phone, one command: its signature measured, the population model adapted to it.
+phone: $(STAMP)
+	@test "$(DEVICE)" != local || { echo "pass your phone: make phone DEVICE=SERIAL (see adb devices)"; exit 2; }
+	$(DNNCOST) phone $(DEVICE) --store $(STORE)
+
+# The embedded IISWC phones (IISWC_DIR=DIR: the published dataset there instead).
 import-iiswc: $(STAMP)
 	$(DNNCOST) data import-iiswc $(IISWC_DIR) --store $(STORE)
 
@@ -65,14 +71,14 @@ export: $(STAMP)
 node-deps:
 	if command -v npm >/dev/null; then cd tests/node && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --silent; fi
 
-# The main job end to end on this computer (generate, measure, learn, export, report).
+# The main job on the embedded default: 84 phones, three held out through ONNX, this
+# computer measured and placed against them, new networks predicted, the report.
 demo: $(STAMP)
 	$(DNNCOST) demo --store $(STORE) --out data
 
-# The same on the IISWC 2020 phones (IISWC_DIR=...); its own store beside the demo's.
-demo-iiswc: $(STAMP)
-	@test -d $(IISWC_DIR) || { echo "IISWC data not found at $(IISWC_DIR): pass IISWC_DIR=DIR"; exit 2; }
-	$(DNNCOST) demo --iiswc $(IISWC_DIR) --store data/iiswc/dnncost.sqlite --out data/iiswc
+# The older demo: this host's profiles act as the devices (its own store).
+demo-local: $(STAMP)
+	$(DNNCOST) demo --local --store data/local/dnncost.sqlite --out data/local
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from dnncost.paths import cache_dir
 from dnncost.errors import InputError, ToolError
 
 NIGHTLY_URL = ("https://storage.googleapis.com/tensorflow-nightly-public/prod/tensorflow/"
@@ -17,12 +18,6 @@ ABI_BINARIES = {
     "arm64-v8a": "android_aarch64_benchmark_model",
     "armeabi-v7a": "android_arm_benchmark_model",
 }
-
-
-def cache_dir() -> Path:
-    """The user cache directory of dnncost: $XDG_CACHE_HOME/dnncost or ~/.cache/dnncost."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "dnncost"
 
 
 def binary_name(abi: str) -> str:

@@ -11,7 +11,8 @@ import socket
 
 import adbutils
 
-from dnncost.bench.binary import ABI_BINARIES, cache_dir
+from dnncost.bench.binary import ABI_BINARIES
+from dnncost.paths import cache_dir
 
 _STATE_ADVICE = {
     "unauthorized": "unlock the phone and accept the USB debugging prompt",

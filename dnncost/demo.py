@@ -1,205 +1,220 @@
-"""The main job end to end: ``make demo`` (this host's profiles as devices) and
-``make demo-iiswc`` (the IISWC 2020 phones).
+"""The main job on the embedded default (``make demo``): the method on real phones.
 
-1. data: generate int8 ``mobileopt`` networks and measure them on local profiles, or
-   import the IISWC dataset;
-2. leave-devices-out evaluation of the collaborative model over signature sizes;
-3. one held-out device: train without it, adapt from its signature measurements only,
-   export ``model.onnx``, predict its other networks with ONNX Runtime;
-4. the accuracy table and ``report/index.html``.
-Every step reuses what the store already holds, so a second run is quick.
+1. the 84 phones shipped with dnncost: grouped leave-devices-out accuracy of ``make
+   train``'s default and of the most accurate model at k = 5/10/20, beside a MACs
+   baseline and the paper's R^2;
+2. three named phones held out end to end: the model trained without them, adapted to
+   each from its 10 signature measurements, exported as ONNX; their other networks
+   predicted through ONNX Runtime and scored;
+3. this computer through the real bench path (``dnncost phone local``): the signature
+   networks written as .tflite, measured, and the population model adapted to this CPU,
+   whose fit score says how unlike a phone it is;
+4. the NAS use: freshly generated ``mobileopt`` specs predicted on the three phones;
+5. ``report/index.html``.
+A second run reuses the store, the files, the cached population model and the
+evaluation (``OUT/demo/evaluation.json``, keyed by what it was computed from).
 """
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass, replace
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from dnncost.errors import InputError
-from dnncost.records import Device
-from dnncost.store import Store
+from dnncost.paths import safe_name
+from dnncost.records import canonical_json, stable_id
 
-# Two threads without XNNPACK ("t2") measure erratically on a 2-core host (a 42 and a
-# 286 MMAC network took the same time), so the demo leaves that profile out.
-LOCAL_PROFILES = "t1,t1-xnnpack,t2-xnnpack"
-TABLE_COLUMNS = ("within10", "within5", "spearman", "mape")
+MODELS = (("xgb", "mutual_info", "`make train`'s default"),
+          ("lowrank", "d_optimal", "the most accurate"))
+HELD_OUT = ("Pixel_4_XL_0", "Redmi_Note5_Pro_0", "MotoG3_0")  # flagship, mid-range, low-end
 
 
 @dataclass(frozen=True)
-class DemoOptions:
-    """What the demo runs on and how big it is."""
+class MainDemoOptions:
+    """Where the demo writes, how it measures this host, what it evaluates."""
 
     store_path: str = "data/dnncost.sqlite"
     out_dir: str = "data"
-    source: str = "local"  # "local" (gen + bench here), "iiswc" (import), "store" (as is)
-    iiswc_dir: str = "../shared/datasets/iiswc2020"
-    count: int = 36
+    iiswc_dir: str | None = None  # None: the embedded population
+    ks: tuple[int, ...] = (5, 10, 20)
+    folds: int = 5
     seed: int = 0
-    profiles: str = LOCAL_PROFILES
-    runs: int = 10
-    warmup_runs: int = 3
-    # With a handful of host profiles, hybrid + random signatures measured best; the
-    # IISWC demo (84 phones) uses lowrank + d_optimal, nearly as accurate and ~8x faster.
-    model: str = "hybrid"
-    sampling: str = "random"
-    k: int = 5
-    ks: tuple[int, ...] = (3, 5, 8)
-    samplings: tuple[str, ...] = ("random", "mutual_info", "d_optimal")
-    folds: int | None = None  # None: leave one device group out
-    held_out: str | None = None  # None: the last device
+    held_out: tuple[str, ...] = HELD_OUT
+    host: bool = True  # measure this computer (step 3)
+    host_runs: int = 10
+    host_warmup_runs: int = 3
+    nas_specs: int = 4
     jobs: int | None = None
-    report_dir: str | None = None  # None: OUT_DIR/report
 
 
-def collect(options: DemoOptions, show_progress: bool = True) -> str:
-    """Fill the store (steps 1-2) and return a line saying what it holds."""
-    with Store(options.store_path) as store:
-        if options.source == "iiswc":
-            from dnncost.importers import import_iiswc
-
-            import_iiswc(store, options.iiswc_dir)
-        elif options.source == "store":
-            pass
-        elif options.source == "local":
-            from dnncost.gen.pipeline import generate
-
-            generate(store, "mobileopt", options.count, options.seed, ("int8",),
-                     Path(options.out_dir) / "models", options.jobs)
-        else:
-            raise InputError(f"unknown demo source {options.source!r}: use local, iiswc "
-                             "or store")
-    if options.source == "local":
-        from dnncost.bench.driver import bench
-        from dnncost.bench.protocol import RunConfig
-        from dnncost.bench.sweep import SweepOptions
-
-        report = bench(options.store_path, "local",
-                       RunConfig(warmup_runs=options.warmup_runs, runs=options.runs),
-                       SweepOptions(seed=options.seed),
-                       local_profiles=options.profiles,
-                       show_progress=show_progress)
-        if report.gone:
-            raise InputError("a local profile stopped measuring: see the errors above")
-    with Store(options.store_path) as store:
-        return (f"{store.count('networks')} networks x {store.count('devices')} devices, "
-                f"{store.count('measurements')} measurements in {options.store_path}")
-
-
-def _rows_of(result: dict[str, Any], label: str) -> dict[str, Any]:
-    return {"label": label, **{c: result["metrics"][c] for c in TABLE_COLUMNS}}
-
-
-def evaluation_grid(data: Any, options: DemoOptions) -> list[dict[str, Any]]:
-    """Leave-devices-out results of the collaborative model for each sampling and k."""
-    from dnncost.learn.evaluation import evaluate
+def _evaluation(data: Any, options: MainDemoOptions, key: str, cache: Path) -> list[dict]:
+    """Step 1's rows (cached in ``cache`` under ``key``)."""
+    if cache.is_file():
+        saved = json.loads(cache.read_text())
+        if saved.get("key") == key:
+            return saved["rows"]
+    from dnncost.learn.evaluation import evaluate, macs_baseline
     from dnncost.learn.training import TrainOptions
 
-    groups = len(set(data.device_groups))
-    folds = min(options.folds or groups, groups)
-    usable = [k for k in options.ks if k < len(data.network_ids)]
-    results = []
-    for sampling in options.samplings:
-        for k in usable:
-            train = TrainOptions("collaborative", options.model, sampling, k, options.seed)
-            result = evaluate(data, train, "seen", n_folds=folds, seed=options.seed)
-            results.append({**{key: value for key, value in result.items()
-                                if key not in ("true_ms", "pred_ms")},
-                            "cv": "LOO" if folds == groups else f"{folds}-fold"})
-    return results
+    rows = [{"label": "MACs baseline (10 networks)", "k": 10,
+             **macs_baseline(data, "seen", options.folds, options.seed)["metrics"]}]
+    for model, sampling, what in MODELS:
+        for k in options.ks:
+            train = TrainOptions("collaborative", model, sampling, k, options.seed)
+            result = evaluate(data, train, "seen", options.folds, options.seed)
+            rows.append({"label": f"{model} {sampling} k={k}", "what": what, "model": model,
+                         "sampling": sampling, "k": k, **result["metrics"]})
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"key": key, "rows": rows}, indent=1))
+    return rows
 
 
-def held_out_check(options: DemoOptions, device_id: str,
-                   group: tuple[str, ...]) -> dict[str, Any]:
-    """Train without ``device_id`` and the other devices of its ``group`` (same phone
-    model), adapt to it from its signature only, export ONNX, predict its other networks."""
+def _held_out(options: MainDemoOptions, data: Any, echo: Callable[[str], None]) -> dict:
+    """Step 2: train without the named phones' models, adapt, export, predict, score."""
     from dnncost.export.pipeline import export_model_dir
     from dnncost.export.runtime import Predictor
     from dnncost.learn.evaluation import metrics
     from dnncost.learn.training import TrainOptions
     from dnncost.learn.workflow import adapt_to_dir, train_to_dir
+    from dnncost.phone import write_measurements
+    from dnncost.store import Store
 
-    out = Path(options.out_dir)
-    model_dir, device_dir = out / "models" / "collaborative", out / "models" / device_id
-    train = TrainOptions("collaborative", options.model, options.sampling, options.k,
-                         options.seed)
-    with Store(options.store_path) as store:
-        manifest = train_to_dir(store, train, model_dir, exclude_devices=group)
-        measured = {m.network_id: m.median_ms for m in store.measurements(device_id)
-                    if m.ok and m.config_hash in manifest["config_hashes"]}
-        networks = [n for n in store.networks() if n.id in measured]
-        layers = {n.id: store.layers(n.id) for n in networks}
-    signature = {s["name"] for s in manifest["signature"]}
-    signature_csv = out / f"{device_id}.signature.csv"
-    with signature_csv.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["network", "latency_ms"])
-        writer.writerows([n.name, measured[n.id]] for n in networks if n.name in signature)
-    adapted = adapt_to_dir(model_dir, signature_csv, device_dir, Device(device_id))
-    onnx_path = out / "model.onnx"
-    export_model_dir(device_dir, str(onnx_path), "onnx", options.store_path)
-    rest = [n for n in networks if n.name not in signature]
-    predicted = Predictor.load(onnx_path).predict_layers([layers[n.id] for n in rest])
-    true = np.asarray([measured[n.id] for n in rest])
-    by_macs = {n.name: n.macs for n in networks}
-    return {"device": device_id, "onnx": str(onnx_path), "warning": adapted["warning"],
-            "metrics": metrics(true, predicted, np.zeros(len(rest))),
-            "predictions": {"true_ms": true.tolist(), "pred_ms": predicted.tolist(),
-                            "device": [device_id] * len(rest), "network": [n.name for n in rest],
-                            "label": f"{device_id}: adapted from {len(signature)} networks, "
-                                     "predicted by model.onnx"},
-            "signature": [{"name": s["name"], "macs": by_macs.get(s["name"])}
-                          for s in manifest["signature"]]}
-
-
-def run_demo(options: DemoOptions, echo: Callable[[str], None] = print,
-             show_progress: bool = True) -> dict[str, Any]:
-    """Steps 1-4; returns the evaluation (also written into the report)."""
-    from dnncost.learn.dataset import load_dataset
-    from dnncost.report import build_report
-
-    echo(f"[1/4] data: {collect(options, show_progress)}")
-    out = Path(options.out_dir)
-    with Store(options.store_path) as store:
-        data = load_dataset(store)
-    if all(d.info.get("kind") == "local" for d in data.devices):
-        data = replace(data, device_groups=data.device_ids)  # each profile is a device
-    if len(set(data.device_groups)) < 3:
-        raise InputError(f"store {options.store_path} has measurements of fewer than 3 "
-                         "devices for one config: measure more profiles or phones")
-    echo(f"[2/4] leave-devices-out evaluation over {len(data.device_ids)} devices")
-    results = evaluation_grid(data, options)
-    device_id = options.held_out or data.device_ids[-1]
-    if device_id not in data.device_ids:
-        raise InputError(f"unknown held-out device {device_id!r}: use one of "
-                         + ", ".join(data.device_ids[:8]))
-    echo(f"[3/4] held-out device {device_id}: train without it, adapt from its signature, "
-         "export model.onnx, predict the rest")
+    out = Path(options.out_dir) / "demo"
     group_of = dict(zip(data.device_ids, data.device_groups))
-    held = held_out_check(options, device_id, tuple(
-        d for d in data.device_ids if group_of[d] == group_of[device_id]))
-    table = [_rows_of(r, f"{r['cv']} {r['sampling']} k={r['k']}") for r in results]
-    table.append(_rows_of(held, f"held-out {device_id} (ONNX)"))
-    echo("[4/4] accuracy (% within 10%, % within 5%, Spearman, MAPE %):")
-    echo(format_table(table))
-    if held["warning"]:
-        echo(f"warning: {held['warning']}")
-    evaluation = {"results": results, "predictions": held["predictions"],
-                  "signature": held["signature"], "held_out": held["metrics"]}
+    phones = [p for p in options.held_out if p in group_of]
+    excluded = [d for d in data.device_ids if group_of[d] in {group_of[p] for p in phones}]
     with Store(options.store_path) as store:
-        page = build_report(store, options.report_dir or out / "report", evaluation)
-    echo(f"report: {page}   model: {held['onnx']}")
-    return evaluation
+        manifest = train_to_dir(store, TrainOptions(seed=options.seed), out / "held-out-model",
+                                exclude_devices=excluded)
+    signature = [s["name"] for s in manifest["signature"]]
+    rest = [n for n in data.network_names if n not in set(signature)]
+    columns = data.network_index(rest)
+    per_phone: dict[str, dict[str, Any]] = {}
+    predictions: dict[str, list[Any]] = {"true_ms": [], "pred_ms": [], "device": [],
+                                         "network": []}
+    for phone in phones:
+        row = data.latency_ms[data.device_ids.index(phone)]
+        sig_csv = write_measurements(out / f"{safe_name(phone)}.signature.csv",
+                                     [(n, row[data.network_names.index(n)]) for n in signature])
+        device_dir = out / "models" / safe_name(phone)
+        adapt_to_dir(out / "held-out-model", sig_csv, device_dir,
+                     data.devices[data.device_ids.index(phone)])
+        onnx_path = out / f"{safe_name(phone)}.onnx"
+        export_model_dir(device_dir, str(onnx_path), "onnx", options.store_path, phone)
+        measured = [(name, row[i]) for name, i in zip(rest, columns) if np.isfinite(row[i])]
+        predicted = Predictor.load(onnx_path).predict_layers(
+            [data.layers[data.network_names.index(name)] for name, _ in measured])
+        true = np.asarray([ms for _, ms in measured])
+        per_phone[phone] = {"onnx": str(onnx_path),
+                            **metrics(true, predicted, np.zeros(len(true)))}
+        predictions["true_ms"] += true.tolist()
+        predictions["pred_ms"] += predicted.tolist()
+        predictions["device"] += [phone] * len(measured)
+        predictions["network"] += [name for name, _ in measured]
+    predictions["label"] = (f"{len(phones)} held-out phones, adapted from {len(signature)} "
+                            "measurements, predicted by ONNX")
+    return {"phones": per_phone, "signature": signature, "excluded": excluded,
+            "predictions": predictions}
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """A fixed-width text table of the accuracy rows."""
+def format_rows(rows: list[dict[str, Any]], extra: str = "") -> str:
+    """A fixed-width accuracy table (R^2, % within 10 / 5 %, Spearman, MAPE)."""
     width = max(len(r["label"]) for r in rows)
-    lines = [f"{'':{width}}  within10  within5  spearman   MAPE"]
-    lines += [f"{r['label']:{width}}  {r['within10']:7.1f}%  {r['within5']:6.1f}%  "
-              f"{r['spearman']:8.3f}  {r['mape']:5.1f}%" for r in rows]
+    lines = [f"  {'':{width}}     R^2  within10  within5  Spearman   MAPE{extra}"]
+    for r in rows:
+        lines.append(f"  {r['label']:{width}}  {r['r2']:6.3f}   {r['within10']:6.1f}%  "
+                     f"{r['within5']:6.1f}%     {r['spearman']:5.3f}  {r['mape']:5.1f}%"
+                     + (f"  {r['what']}" if r.get("what") else ""))
     return "\n".join(lines)
 
+
+def run_main_demo(options: MainDemoOptions, echo: Callable[[str], None] = print,
+                  show_progress: bool = True) -> dict[str, Any]:
+    """Steps 1-5; returns what the report shows."""
+    from dnncost.importers import import_iiswc
+    from dnncost.learn.dataset import load_dataset
+    from dnncost.learn.report import PAPER_ROWS
+    from dnncost.report import build_report
+    from dnncost.store import Store
+
+    out = Path(options.out_dir)
+    with Store(options.store_path) as store:
+        import_iiswc(store, options.iiswc_dir)
+        data = load_dataset(store)
+    key = stable_id("demo", canonical_json({**asdict(options), "store": None}),
+                    canonical_json(np.nan_to_num(data.latency_ms).round(6).tolist()))
+    echo(f"[1/5] the method on {len(data.device_ids)} phones x {len(data.network_ids)} "
+         f"networks of the IISWC 2020 study (shipped with dnncost): {options.folds}-fold "
+         "leave-phones-out, phones of one model kept together, seen networks")
+    rows = _evaluation(data, options, key, out / "demo" / "evaluation.json")
+    paper = ", ".join(f"{r['sampling']} {r['metrics']['r2']}" for r in PAPER_ROWS
+                      if r["model"] == "xgb")
+    echo(format_rows(rows) + f"\n  the paper (105 phones, 70/30 split, k=10): R^2 {paper}")
+    echo(f"[2/5] {len(options.held_out)} phones held out end to end: trained without their "
+         "phone models, adapted from 10 signature measurements, predicted by ONNX")
+    held = _held_out(options, data, echo)
+    echo(format_rows([{"label": phone, **m} for phone, m in held["phones"].items()]))
+    host = None
+    if options.host:
+        host = _host(options, echo, show_progress)
+    echo(f"[4/5] NAS: {options.nas_specs} new mobileopt networks predicted on the held-out "
+         "phones (ms)")
+    echo(_nas_table(options, held))
+    evaluation = {"results": [_as_result(r) for r in rows if "model" in r],
+                  "predictions": held["predictions"],
+                  "signature": [{"name": n} for n in held["signature"]]}
+    with Store(options.store_path) as store:
+        page = build_report(store, out / "report", evaluation)
+    echo(f"[5/5] report: {page}   phone models: {out / 'demo' / '*.onnx'}")
+    return {"rows": rows, "held_out": held, "host": host, "report": str(page)}
+
+
+def _as_result(row: dict[str, Any]) -> dict[str, Any]:
+    metrics = {k: row[k] for k in ("r2", "spearman", "kendall", "mape", "rmspe", "within5",
+                                   "within10") if k in row}
+    return {"regime": "seen", "mode": "collaborative", "model": row["model"],
+            "sampling": row["sampling"], "k": row["k"], "metrics": metrics}
+
+
+def _host(options: MainDemoOptions, echo: Callable[[str], None],
+          show_progress: bool) -> dict[str, Any]:
+    """Step 3: ``dnncost phone local``, said plainly."""
+    from dnncost.phone import PhoneOptions, run_phone
+
+    echo("[3/5] this computer through the real bench path: the signature networks built as "
+         ".tflite, measured here, the population model adapted to this CPU")
+    result = run_phone(PhoneOptions("local", options.store_path, options.out_dir,
+                                    warmup_runs=options.host_warmup_runs,
+                                    runs=options.host_runs, jobs=options.jobs),
+                       lambda line: None, show_progress)
+    score = result["fit_score"]
+    echo(f"  {result['device']}: placement {score['mahalanobis']:.2f} from the 84 phones "
+         f"(Mahalanobis; above 3 is unlike every one of them), residual "
+         f"{score['rms_residual_log']:.3f} log ms (the phones': "
+         f"{score['train_rms_residual_log']:.3f})")
+    if result["warning"]:
+        echo(f"  warning: {result['warning']}")
+    echo("  A desktop CPU is not a phone: the fit score says how far it lies outside the "
+         "population, so predictions for it are extrapolations, not the phone accuracy above.")
+    return result
+
+
+def _nas_table(options: MainDemoOptions, held: dict[str, Any]) -> str:
+    from dnncost.export.runtime import Predictor
+    from dnncost.gen.layers import layer_table, total_macs
+    from dnncost.gen.spaces import sample_specs
+
+    specs = sample_specs("mobileopt", options.nas_specs, options.seed + 2026)
+    phones = list(held["phones"])
+    columns = {p: Predictor.load(held["phones"][p]["onnx"]).predict_specs(
+        [s.to_string() for s in specs]) for p in phones}
+    lines = ["  spec (first stages)                             MMACs  " + "  ".join(
+        f"{p:>17}" for p in phones)]
+    for i, spec in enumerate(specs):
+        text = " ".join(spec.to_string().split()[:3]) + " ..."
+        lines.append(f"  {text[:46]:46} {total_macs(layer_table(spec)) / 1e6:6.0f}  "
+                     + "  ".join(f"{columns[p][i]:17.1f}" for p in phones))
+    return "\n".join(lines)

@@ -133,6 +133,24 @@ def load_dataset(store: Store, config_hash: str | None = None,
     )
 
 
+DEVICE_TYPES = ("phone", "cpu", "gpu", "other")
+
+
+def device_type(device: Device) -> str:
+    """What kind of device measured: ``phone`` (an Android device, the IISWC phones),
+    ``cpu`` (this host and other computers), ``gpu``, or ``other`` (as a devices CSV or
+    the device's info says)."""
+    info = device.info or {}
+    given = str(info.get("device_type") or "").lower()
+    if given in DEVICE_TYPES:
+        return given
+    if info.get("kind") == "android" or info.get("source") == "iiswc2020":
+        return "phone"
+    if info.get("kind") == "local":
+        return "cpu"
+    return "other"
+
+
 def device_specs(devices: Sequence[Device], cpu_vocabulary: Sequence[str]) -> np.ndarray:
     """Hardware descriptors for the `combined` mode: max frequency (MHz), RAM (MB), core
     count and a one-hot of the CPU name over ``cpu_vocabulary`` (NaN where unknown)."""

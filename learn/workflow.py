@@ -18,7 +18,7 @@ import numpy as np
 from dnncost.errors import InputError, ModelError
 from dnncost.records import Device
 from dnncost.store import Store
-from dnncost.learn.dataset import config_hashes, load_dataset
+from dnncost.learn.dataset import config_hashes, device_type, load_dataset
 from dnncost.learn.evaluation import metrics
 from dnncost.learn.device_model import DeviceModel
 from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET
@@ -68,6 +68,7 @@ def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path,
               "drifting_weight": 1.0 if options.keep_drifting else options.drift_weight,
               "in_sample_fit": fit}
     manifest = {"mode": options.mode, "model": options.model, "sampling": options.sampling,
+                "device_types": sorted({device_type(d) for d in data.devices}),
                 "k": len(trained.signature),
                 "feature_set": SEQUENCE_SET if options.model == "lstm" else FEATURE_SET,
                 "options": asdict(options), "training_devices": trained.device_ids,
@@ -153,6 +154,11 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
         suspect = {n: float(f"{math.exp(off[n]):.3g}")
                    for n in sorted(off, key=lambda n: -abs(off[n]))}
     warnings = []
+    kinds = manifest.get("device_types") or []
+    if device is not None and kinds and device_type(device) not in kinds:
+        warnings.append(f"this device is a {device_type(device)}, the model learned from "
+                        f"{' and '.join(k + 's' for k in kinds)} only: its predictions are "
+                        "extrapolations, not the accuracy measured on those")
     if score and (score["mahalanobis"] > MAHALANOBIS_WARNING or score["rms_residual_log"]
                   > RESIDUAL_WARNING * score["train_rms_residual_log"]):
         warnings.append("this device looks unlike every training device (a little core, a "

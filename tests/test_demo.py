@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from dnncost.demo import DemoOptions, run_demo
+from dnncost.demo_local import DemoOptions, run_demo
 from dnncost.export.runtime import Predictor
 from dnncost.store import Store
 

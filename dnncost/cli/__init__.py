@@ -17,6 +17,8 @@ from dnncost.errors import DnncostError
 _WORKFLOW = """Predict how fast a neural network runs on a phone, before running it there.
 
 \b
+One phone: dnncost phone SERIAL   (its signature measured, the population model
+           adapted to it, its model.onnx written)
 Workflow:
   1. dnncost gen        sample networks, convert them to .tflite (fp32/int8)
   2. dnncost bench      measure them on phones over adb, or --device local
@@ -60,7 +62,7 @@ def _register() -> None:
     from dnncost.cli.data import data
 
     cli.add_command(data)
-    for module_name in ("gen", "bench", "learn", "export", "demo", "doctor"):
+    for module_name in ("gen", "bench", "learn", "export", "phone", "demo", "doctor"):
         try:
             module = __import__(f"dnncost.cli.{module_name}", fromlist=["COMMANDS"])
         except ModuleNotFoundError as exc:

@@ -5,38 +5,49 @@ from __future__ import annotations
 import click
 
 from dnncost.cli.common import echo, quiet, store_option
-from dnncost.demo import LOCAL_PROFILES
+from dnncost.demo_local import LOCAL_PROFILES
 
 
 @click.command()
+@click.option("--local", "local", is_flag=True,
+              help="The older demo instead: this host's profiles act as the devices.")
 @click.option("--iiswc", "iiswc_dir", type=click.Path(),
-              help="Run on the IISWC 2020 phones from this directory instead of this host.")
-@click.option("--count", default=36, show_default=True, help="Networks to generate.")
+              help="The population from the published IISWC dataset in this directory "
+                   "instead of the copy shipped with dnncost.")
+@click.option("--no-host", is_flag=True, help="Do not measure this computer (step 3).")
+@click.option("--count", default=36, show_default=True, help="--local: networks to generate.")
 @click.option("--profiles", default=LOCAL_PROFILES, show_default=True,
-              help="Local profiles that act as devices.")
+              help="--local: profiles that act as devices.")
 @click.option("--runs", default=10, show_default=True, help="Timed runs per measurement.")
 @click.option("--signature-size", "k", default=None, type=int,
-              help="Signature size of the held-out device [5 local, 10 iiswc].")
+              help="--local: signature size of the held-out device [5].")
 @click.option("--out", "out_dir", default="data", show_default=True, type=click.Path(),
-              help="Where models, model.onnx and report/ go.")
+              help="Where models, .onnx files and report/ go.")
 @click.option("--seed", default=0, show_default=True)
 @store_option
-def demo(iiswc_dir: str | None, count: int, profiles: str, runs: int, k: int | None,
-         out_dir: str, seed: int, store_path: str) -> None:
-    """Generate, measure on local profiles, learn, adapt, export, report: end to end.
+def demo(local: bool, iiswc_dir: str | None, no_host: bool, count: int, profiles: str,
+         runs: int, k: int | None, out_dir: str, seed: int, store_path: str) -> None:
+    """The main job end to end on the phones shipped with dnncost (make demo).
 
-    Example: dnncost demo            (make demo; make demo-iiswc runs --iiswc DIR)
+    Evaluates the collaborative model on 84 phones, holds three out end to end through
+    ONNX, measures this computer through the real bench path, predicts new networks.
+
+    \b
+    Examples:
+      dnncost demo                 (make demo)
+      dnncost demo --local         (make demo-local: this host's profiles as devices)
     """
-    from dnncost.demo import DemoOptions, run_demo
+    if local:
+        from dnncost.demo_local import DemoOptions, run_demo
 
-    if iiswc_dir:
-        options = DemoOptions(store_path, out_dir, "iiswc", iiswc_dir, seed=seed, k=k or 10,
-                              model="lowrank", sampling="d_optimal", ks=(5, 10, 20),
-                              samplings=("random", "mutual_info", "d_optimal"), folds=5)
-    else:
-        options = DemoOptions(store_path, out_dir, "local", count=count, seed=seed,
-                              profiles=profiles, runs=runs, k=k or 5)
-    run_demo(options, echo, show_progress=not quiet())
+        run_demo(DemoOptions(store_path, out_dir, "local", count=count, seed=seed,
+                             profiles=profiles, runs=runs, k=k or 5), echo,
+                 show_progress=not quiet())
+        return
+    from dnncost.demo import MainDemoOptions, run_main_demo
+
+    run_main_demo(MainDemoOptions(store_path, out_dir, iiswc_dir, seed=seed, host=not no_host,
+                                  host_runs=runs), echo, show_progress=not quiet())
 
 
 @click.command()
@@ -52,7 +63,7 @@ def report(out_dir: str, k: int, folds: int | None, held_out: str | None,
 
     Example: dnncost report --store data/dnncost.sqlite -o data/report
     """
-    from dnncost.demo import DemoOptions, run_demo
+    from dnncost.demo_local import DemoOptions, run_demo
 
     options = DemoOptions(store_path, out_dir, "store", k=k, folds=folds, held_out=held_out,
                           report_dir=out_dir)
