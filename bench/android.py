@@ -17,10 +17,10 @@ import adbutils
 
 from dnncost.bench import protocol
 from dnncost.bench.binary import resolve_binary
-from dnncost.bench.parse import ParsedRun, parse_output
+from dnncost.bench.parse import parse_output
 from dnncost.bench.runner import DeviceGone, Outcome
 from dnncost.errors import DeviceError
-from dnncost.records import Device, Network, NetworkFile, sha256_file
+from dnncost.records import Device, Network, NetworkFile, RunStats, sha256_file
 
 _ADB_FAILURES = (adbutils.AdbError, OSError, EOFError, socket.timeout)
 _CPU = "/sys/devices/system/cpu"
@@ -227,13 +227,13 @@ class AndroidRunner:
             except DeviceError as exc:
                 if isinstance(exc, DeviceGone):
                     raise
-                return Outcome(ParsedRun(error=str(exc)), None, time.perf_counter() - started)
+                return Outcome(RunStats(error=str(exc)), None, time.perf_counter() - started)
             self._remote_models.add(name)
         command = protocol.benchmark_command("benchmark_model", f"models/{name}", self.run,
                                              self._mask)
         # One round trip: the thermal zones right before the tool starts, then the tool.
         command = f"{self._temperature_command()}; echo {_MARK}; {command}"
-        timed_out = ParsedRun(error=f"benchmark_model timed out after {self.run.timeout_s:g} s")
+        timed_out = RunStats(error=f"benchmark_model timed out after {self.run.timeout_s:g} s")
         try:  # the device's `timeout` kills a hung tool; the socket timeout is a backstop
             result = self.shell(command, timeout_s=self.run.timeout_s + 30)
         except adbutils.AdbTimeout:

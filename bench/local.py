@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 
 from dnncost.bench import protocol
-from dnncost.bench.parse import ParsedRun
 from dnncost.bench.runner import Outcome
 from dnncost.errors import InputError
-from dnncost.records import Device, Network, NetworkFile, summarize_runs
+from dnncost.records import Device, Network, NetworkFile, RunStats, summarize_runs
 
 _PROFILE = re.compile(r"^t(\d+)(-xnnpack)?$")
 DEFAULT_PROFILES = ("t1",)
@@ -127,10 +126,10 @@ class LocalRunner:
             return Outcome(self._measure(file.path), None, time.perf_counter() - started,
                            temperature)
         except Exception as exc:  # a model the interpreter rejects is an error row
-            return Outcome(ParsedRun(error=f"interpreter failed on {file.path}: {exc}"), None,
+            return Outcome(RunStats(error=f"interpreter failed on {file.path}: {exc}"), None,
                            time.perf_counter() - started)
 
-    def _measure(self, path: str) -> ParsedRun:
+    def _measure(self, path: str) -> RunStats:
         os.sched_setaffinity(0, self._pinned)  # this thread; the interpreter's pool inherits
         module = self._module
         resolver = (module.OpResolverType.AUTO if self.xnnpack
@@ -155,8 +154,8 @@ class LocalRunner:
             start = time.perf_counter()
             interpreter.invoke()
             timings_ms.append((time.perf_counter() - start) * 1000.0)
-        stats = summarize_runs(timings_ms[self.run.warmup_runs:])
-        return ParsedRun(**stats, init_ms=init_ms, first_run_ms=timings_ms[0])
+        return summarize_runs(timings_ms[self.run.warmup_runs:], init_ms=init_ms,
+                              first_run_ms=timings_ms[0])
 
 
 def local_runners(profiles: str, run: protocol.RunConfig, seed: int = 0) -> list[LocalRunner]:

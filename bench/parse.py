@@ -11,7 +11,7 @@ Formats understood (golden samples in tests/data/benchmark_outputs/):
   ``Inference (avg): 12.34 ms (50 runs)`` (milliseconds).
 
 Failures (``ERROR: Benchmarking failed.``, delegate failures, a non-zero exit status,
-output with no timings) become a :class:`ParsedRun` with ``error`` set, never an
+output with no timings) become a :class:`RunStats` with ``error`` set, never an
 exception. When the tool prints no median, ``median_ms`` is its mean (as in the
 IISWC 2020 data, which records averages).
 """
@@ -19,8 +19,8 @@ IISWC 2020 data, which records averages).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
-from typing import Any
+
+from dnncost.records import RunStats
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _PREFIX = re.compile(r"^(?:(?:INFO|WARNING|VERBOSE):\s*)?(?:\[[^\]]*\]\s*)?")
@@ -28,30 +28,6 @@ _STAT_FIELD = re.compile(rf"\b(count|first|curr|min|max|avg|std|p5|median|p95)=(
 _DELEGATE_FAILURE = re.compile(
     r"(failed to (?:apply|create|initialize)\b.*delegate|delegate.*(?:failed|not supported))",
     re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class ParsedRun:
-    """Statistics of one benchmark_model invocation (ms, MB), or the error it reported."""
-
-    mean_ms: float | None = None
-    std_ms: float | None = None
-    min_ms: float | None = None
-    max_ms: float | None = None
-    median_ms: float | None = None
-    runs: int | None = None
-    init_ms: float | None = None
-    first_run_ms: float | None = None
-    peak_memory_mb: float | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.median_ms is not None
-
-    def fields(self) -> dict[str, Any]:
-        """The values as keyword arguments for :class:`dnncost.records.Measurement`."""
-        return asdict(self)
 
 
 def clean_lines(text: str) -> list[str]:
@@ -105,7 +81,7 @@ def _peak_memory_mb(lines: list[str]) -> float | None:
     return None
 
 
-def _classic(lines: list[str]) -> ParsedRun | None:
+def _classic(lines: list[str]) -> RunStats | None:
     stats = stat_lines(lines)
     if not stats:
         return None
@@ -119,7 +95,7 @@ def _classic(lines: list[str]) -> ParsedRun | None:
     init_us = _timing(lines, "Init")
     init_ms = _us(init_us) if init_us is not None else _find(
         lines, rf"^Initialized session in\s*({_NUMBER})\s*ms")
-    return ParsedRun(
+    return RunStats(
         mean_ms=_us(mean_us),
         std_ms=0.0 if same else _us(timed.get("std")),
         min_ms=_us(mean_us if same else timed.get("min")),
@@ -132,19 +108,19 @@ def _classic(lines: list[str]) -> ParsedRun | None:
     )
 
 
-def _older(lines: list[str]) -> ParsedRun | None:
+def _older(lines: list[str]) -> RunStats | None:
     """``Average inference timings in us: Warmup: .., Init: .., Inference: ..`` alone."""
     inference_us = _timing(lines, "Inference")
     if inference_us is None:
         inference_us = _timing(lines, "no stats")
     if inference_us is None:
         return None
-    return ParsedRun(mean_ms=_us(inference_us), median_ms=_us(inference_us),
+    return RunStats(mean_ms=_us(inference_us), median_ms=_us(inference_us),
                      init_ms=_us(_timing(lines, "Init")),
                      first_run_ms=_us(_timing(lines, "Warmup")))
 
 
-def _litert(lines: list[str]) -> ParsedRun | None:
+def _litert(lines: list[str]) -> RunStats | None:
     if not any("BENCHMARK RESULTS" in line for line in lines):
         return None
 
@@ -156,7 +132,7 @@ def _litert(lines: list[str]) -> ParsedRun | None:
         return None
     runs = _find(lines, rf"^Inference \(avg\):.*\(({_NUMBER}) runs?\)")
     median_ms = value("Inference (median)")
-    return ParsedRun(
+    return RunStats(
         mean_ms=mean_ms, std_ms=value("Inference (std)"), min_ms=value("Inference (min)"),
         max_ms=value("Inference (max)"),
         median_ms=mean_ms if median_ms is None else median_ms,
@@ -185,14 +161,14 @@ def failure(lines: list[str], exit_code: int | None) -> str | None:
     return None
 
 
-def parse_output(text: str, exit_code: int | None = 0) -> ParsedRun:
-    """Parse one benchmark_model output; failures give a ParsedRun with ``error`` set."""
+def parse_output(text: str, exit_code: int | None = 0) -> RunStats:
+    """Parse one benchmark_model output; failures give a RunStats with ``error`` set."""
     lines = clean_lines(text)
     error = failure(lines, exit_code)
     if error is not None:
-        return ParsedRun(error=error)
+        return RunStats(error=error)
     for parser in (_litert, _classic, _older):
         parsed = parser(lines)
         if parsed is not None and parsed.median_ms is not None:
             return parsed
-    return ParsedRun(error="unrecognized benchmark_model output: no timings found")
+    return RunStats(error="unrecognized benchmark_model output: no timings found")

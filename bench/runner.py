@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dnncost.bench.parse import ParsedRun
 from dnncost.errors import DeviceError
-from dnncost.records import Device, Network, NetworkFile
+from dnncost.records import Device, Network, NetworkFile, RunStats
 
 
 class DeviceGone(DeviceError):
@@ -19,7 +18,7 @@ class Outcome:
     """One tool run: what it reported, its raw output, the host's wall time (s) and the
     device temperature read right before the tool started (when the runner reads it)."""
 
-    parsed: ParsedRun
+    parsed: RunStats
     raw_output: str | None
     wall_s: float
     temperature_c: float | None = None

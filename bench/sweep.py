@@ -53,8 +53,8 @@ def file_of(network: Network, file_format: str) -> NetworkFile | None:
     return next((f for f in network.files if f.format == file_format), None)
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def _now() -> str:  # milliseconds: a device's measurements keep their order in the store
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 class Sweep:
@@ -104,9 +104,7 @@ class Sweep:
         self.on_start(len(todo))
         if not todo:
             return
-        last = self.store.rows("SELECT MAX(seq) AS seq FROM canaries WHERE device_id=? AND "
-                               "config_hash=?", (device.id, config_hash(self.config)))[0]["seq"]
-        self._seq = 0 if last is None else last + 1
+        self._seq = self.store.next_canary_seq(device.id, config_hash(self.config))
         runnable = [n for n in self.networks if file_of(n, self.runner.file_format)]
         canary = min(runnable, key=lambda n: n.name) if self.options.canary_every > 0 else None
         reference = self._canary(canary) if canary else None

@@ -29,8 +29,8 @@ from dnncost.store import Store
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iiswc-dir", default=os.environ.get(
-        "IISWC_DIR", str(Path(__file__).resolve().parents[2] / "shared/datasets/iiswc2020")))
+    parser.add_argument("--iiswc-dir", default=os.environ.get("IISWC_DIR"),
+                        help="the published IISWC dataset [the copy shipped with dnncost]")
     parser.add_argument("-o", "--out", default="reports/accuracy")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--lstm-epochs", type=int, default=200)

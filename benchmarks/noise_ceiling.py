@@ -108,8 +108,8 @@ def in_sample_ceiling(data: LatencyData, options: TrainOptions) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iiswc-dir", default=os.environ.get(
-        "IISWC_DIR", str(Path(__file__).resolve().parents[2] / "shared/datasets/iiswc2020")))
+    parser.add_argument("--iiswc-dir", default=os.environ.get("IISWC_DIR"),
+                        help="the published IISWC dataset [the copy shipped with dnncost]")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         with Store(Path(tmp) / "iiswc.sqlite") as store:

@@ -79,7 +79,7 @@ def _held_out(options: MainDemoOptions, data: Any, echo: Callable[[str], None]) 
     from dnncost.learn.evaluation import metrics
     from dnncost.learn.training import TrainOptions
     from dnncost.learn.workflow import adapt_to_dir, train_to_dir
-    from dnncost.phone import write_measurements
+    from dnncost.artifacts import write_latency_csv
     from dnncost.store import Store
 
     out = Path(options.out_dir) / "demo"
@@ -97,8 +97,8 @@ def _held_out(options: MainDemoOptions, data: Any, echo: Callable[[str], None]) 
                                          "network": []}
     for phone in phones:
         row = data.latency_ms[data.device_ids.index(phone)]
-        sig_csv = write_measurements(out / f"{safe_name(phone)}.signature.csv",
-                                     [(n, row[data.network_names.index(n)]) for n in signature])
+        sig_csv = write_latency_csv(out / f"{safe_name(phone)}.signature.csv",
+                                    [(n, row[data.network_names.index(n)]) for n in signature])
         device_dir = out / "models" / safe_name(phone)
         adapt_to_dir(out / "held-out-model", sig_csv, device_dir,
                      data.devices[data.device_ids.index(phone)])

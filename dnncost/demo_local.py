@@ -12,14 +12,15 @@ Every step reuses what the store already holds, so a second run is quick.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from dnncost.artifacts import write_latency_csv
 from dnncost.errors import InputError
+from dnncost.paths import safe_name
 from dnncost.records import Device
 from dnncost.store import Store
 
@@ -123,7 +124,8 @@ def held_out_check(options: DemoOptions, device_id: str,
     from dnncost.learn.workflow import adapt_to_dir, train_to_dir
 
     out = Path(options.out_dir)
-    model_dir, device_dir = out / "models" / "collaborative", out / "models" / device_id
+    model_dir = out / "models" / "collaborative"
+    device_dir = out / "models" / safe_name(device_id)
     train = TrainOptions("collaborative", options.model, options.sampling, options.k,
                          options.seed)
     with Store(options.store_path) as store:
@@ -133,11 +135,9 @@ def held_out_check(options: DemoOptions, device_id: str,
         networks = [n for n in store.networks() if n.id in measured]
         layers = {n.id: store.layers(n.id) for n in networks}
     signature = {s["name"] for s in manifest["signature"]}
-    signature_csv = out / f"{device_id}.signature.csv"
-    with signature_csv.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["network", "latency_ms"])
-        writer.writerows([n.name, measured[n.id]] for n in networks if n.name in signature)
+    signature_csv = write_latency_csv(out / f"{safe_name(device_id)}.signature.csv",
+                                      [(n.name, measured[n.id]) for n in networks
+                                       if n.name in signature])
     adapted = adapt_to_dir(model_dir, signature_csv, device_dir, Device(device_id))
     onnx_path = out / "model.onnx"
     export_model_dir(device_dir, str(onnx_path), "onnx", options.store_path)

@@ -39,11 +39,11 @@ def store_check(path: str) -> Check:
                      "`dnncost data import-iiswc DIR` or `make demo` create it")
     try:
         with Store(path, create=False) as store:
-            version = store.rows("SELECT value FROM meta WHERE key='schema_version'")[0]
+            version = store.schema_version()
             counts = {t: store.count(t) for t in ("networks", "devices", "measurements")}
     except DnncostError as exc:
         return Check(f"store {path}", False, str(exc))
-    return Check(f"store {path}", True, f"schema version {version['value']}, " +
+    return Check(f"store {path}", True, f"schema version {version}, " +
                  ", ".join(f"{n} {t}" for t, n in counts.items()))
 
 

@@ -100,9 +100,9 @@ def import_iiswc(store: Store, directory: str | Path | None = None) -> ImportSum
         devices.append(device)
         for (network, _), runs in zip(networks, device_runs):
             measurements.append(Measurement(
-                device.id, network.id, IISWC_CONFIG, first_run_ms=runs[0],
-                raw_output=",".join(map(repr, runs)), source=IISWC_SOURCE,
-                tool_version="iiswc2020 dataset", **summarize_runs(list(runs))))
+                device.id, network.id, IISWC_CONFIG, raw_output=",".join(map(repr, runs)),
+                source=IISWC_SOURCE, tool_version="iiswc2020 dataset",
+                **summarize_runs(list(runs), first_run_ms=runs[0]).fields()))
 
     before = store.changes()
     with store.transaction():

@@ -15,13 +15,13 @@ same command measures only what is still pending.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from dnncost.artifacts import write_latency_csv
 from dnncost.errors import DeviceError
 from dnncost.paths import safe_name
 
@@ -44,16 +44,6 @@ class PhoneOptions:
     timeout_s: float = 600.0
     jobs: int | None = None
     bench_extra: dict[str, Any] = field(default_factory=dict)  # SweepOptions fields
-
-
-def write_measurements(path: Path, rows: list[tuple[str, float]]) -> Path:
-    """A ``network,latency_ms`` CSV (what ``adapt --measurements`` reads)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["network", "latency_ms"])
-        writer.writerows((name, repr(float(ms))) for name, ms in rows)
-    return path
 
 
 def _measure(options: PhoneOptions, names: list[str], show_progress: bool
@@ -114,8 +104,8 @@ def run_phone(options: PhoneOptions, echo: Callable[[str], None] = print,
     device, measured = _measure(options, names, show_progress)
     device_id = device.id
     out = Path(options.out_dir)
-    csv_path = write_measurements(out / f"{safe_name(device_id)}.signature.csv",
-                                  [(n, measured[n]) for n in signature])
+    csv_path = write_latency_csv(out / f"{safe_name(device_id)}.signature.csv",
+                                 [(n, measured[n]) for n in signature])
     device_dir = out / "models" / safe_name(device_id)
     echo(f"[2/3] adapting the population model to {device_id} from its {len(signature)} "
          f"signature measurements ({csv_path})")

@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any, Mapping
 
 # Layer op types the layer table uses. Elementwise and pool layers count one
@@ -117,8 +118,36 @@ class Device:
 
 
 @dataclass(frozen=True)
+class RunStats:
+    """Statistics of one measurement's timed runs (ms, MB), or the error it ended with:
+    what the benchmark_model parser, the local runner and the importers produce, and
+    what a :class:`Measurement` holds besides its key."""
+
+    mean_ms: float | None = None
+    std_ms: float | None = None
+    min_ms: float | None = None
+    max_ms: float | None = None
+    median_ms: float | None = None
+    runs: int | None = None
+    init_ms: float | None = None
+    first_run_ms: float | None = None
+    peak_memory_mb: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Usable: no error and a positive median (as the store's USABLE)."""
+        return self.error is None and self.median_ms is not None and self.median_ms > 0
+
+    def fields(self) -> dict[str, Any]:
+        """The values as keyword arguments for :class:`Measurement`."""
+        return {f.name: getattr(self, f.name) for f in dataclass_fields(self)}
+
+
+@dataclass(frozen=True)
 class Measurement:
-    """One (device, network, config) result. A failed run has ``error`` set."""
+    """One (device, network, config) result: its :class:`RunStats` fields, flat, and where
+    and when it was measured. A failed run has ``error`` set."""
 
     device_id: str
     network_id: str
@@ -144,12 +173,18 @@ class Measurement:
         return config_hash(self.config)
 
     @property
+    def stats(self) -> RunStats:
+        """The run statistics of this measurement."""
+        return RunStats(**{f.name: getattr(self, f.name) for f in dataclass_fields(RunStats)})
+
+    @property
     def ok(self) -> bool:
-        return self.error is None and self.median_ms is not None
+        return self.stats.ok
 
 
-def summarize_runs(runs_ms: list[float]) -> dict[str, float | int]:
-    """Mean, std (population), min, max and median of per-run latencies in ms."""
+def summarize_runs(runs_ms: list[float], **extra: Any) -> RunStats:
+    """Mean, std (population), min, max and median of per-run latencies in ms, plus the
+    other RunStats fields given in ``extra``."""
     if not runs_ms:
         raise ValueError("no runs to summarize")
     ordered = sorted(runs_ms)
@@ -158,11 +193,5 @@ def summarize_runs(runs_ms: list[float]) -> dict[str, float | int]:
     middle = count // 2
     median = ordered[middle] if count % 2 else (ordered[middle - 1] + ordered[middle]) / 2
     std = math.sqrt(sum((x - mean) ** 2 for x in ordered) / count)
-    return {
-        "mean_ms": mean,
-        "std_ms": std,
-        "min_ms": ordered[0],
-        "max_ms": ordered[-1],
-        "median_ms": median,
-        "runs": count,
-    }
+    return RunStats(mean_ms=mean, std_ms=std, min_ms=ordered[0], max_ms=ordered[-1],
+                    median_ms=median, runs=count, **extra)

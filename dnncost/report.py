@@ -58,10 +58,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def device_rows(store: Store) -> list[list[Any]]:
     """Per device: id, model, SoC, networks measured OK, failed runs, median latency."""
-    rows = store.rows(
-        "SELECT d.id, d.model, d.soc, SUM(m.error IS NULL) AS ok, SUM(m.error IS NOT NULL) "
-        "AS failed, COUNT(m.network_id) AS total FROM devices d LEFT JOIN measurements m "
-        "ON m.device_id = d.id GROUP BY d.id ORDER BY d.id")
+    rows = store.device_summary()
     return [[r["id"], r["model"] or "", r["soc"] or "", r["ok"] or 0, r["failed"] or 0]
             for r in rows]
 
@@ -70,8 +67,7 @@ def _latency_plot(store: Store) -> str:
     import matplotlib.pyplot as plt
 
     per_device: dict[str, list[float]] = {}
-    for r in store.rows("SELECT device_id, median_ms FROM measurements "
-                        "WHERE error IS NULL AND median_ms > 0"):
+    for r in store.usable_latencies():
         per_device.setdefault(r["device_id"], []).append(r["median_ms"])
     names = sorted(per_device, key=lambda d: float(np.median(per_device[d])))
     figure, axes = plt.subplots(figsize=(11, 0.18 * len(names) + 1.5))

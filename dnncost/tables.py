@@ -11,23 +11,10 @@ from dnncost.store import Store
 
 EXPORT_FORMATS = ("csv", "parquet")
 
-_QUERIES = {
-    "networks": "SELECT id, name, space, spec, macs, params FROM networks ORDER BY name",
-    "network_files": "SELECT n.name AS network, f.format, f.path, f.sha256 "
-                     "FROM network_files f JOIN networks n ON n.id = f.network_id "
-                     "ORDER BY n.name, f.format",
-    "layers": 'SELECT n.name AS network, l.* FROM layers l JOIN networks n '
-              'ON n.id = l.network_id ORDER BY n.name, l."index"',
-    "devices": "SELECT * FROM devices ORDER BY id",
-    "measurements": "SELECT m.device_id AS device, n.name AS network, m.* FROM measurements m "
-                    "JOIN networks n ON n.id = m.network_id ORDER BY m.device_id, n.name, "
-                    "m.config_hash",
-}
-
 
 def tidy_tables(store: Store) -> dict[str, list[dict[str, Any]]]:
     """Every table of the store as lists of dicts, names joined in."""
-    tables = {name: store.rows(sql) for name, sql in _QUERIES.items()}
+    tables = store.export_tables()
     tables["canaries"] = store.canary_rows()
     for row in tables["measurements"]:
         del row["device_id"]
@@ -64,8 +51,5 @@ def export_tables(store: Store, out_dir: str | Path, fmt: str = "csv") -> list[P
 def summary(store: Store) -> dict[str, Any]:
     """Counts per table and measurements per (config hash, ok/failed)."""
     counts = {t: store.count(t) for t in ("networks", "layers", "devices", "measurements")}
-    configs = store.rows(
-        "SELECT config_hash, config, COUNT(DISTINCT device_id) AS devices, "
-        "COUNT(DISTINCT network_id) AS networks, SUM(error IS NULL) AS ok, "
-        "SUM(error IS NOT NULL) AS failed FROM measurements GROUP BY config_hash")
+    configs = store.config_summary()
     return {"path": str(store.path), **counts, "configs": configs}

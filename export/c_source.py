@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from dnncost.artifacts import write_atomic
 from dnncost.errors import ModelError
 from dnncost.export.onnx_export import (
     PARITY_RTOL,
@@ -27,7 +28,6 @@ from dnncost.export.onnx_export import (
     check_rows,
     reference_model,
     relative_error,
-    write_atomic,
 )
 from dnncost.export.trees import LINK_EXP, BoosterTrees, booster_trees, predict_trees
 
@@ -151,5 +151,5 @@ def export_c(model: Any, path: str | os.PathLike[str], rows: np.ndarray | None,
     if not error <= rtol:
         raise ModelError(f"C-rule predictions differ from the Python model by {error:.3g} "
                          f"relative (limit {rtol:g}); not writing the file, please report")
-    write_atomic(Path(path), c_source(model, terms).encode())
+    write_atomic(path, c_source(model, terms).encode())
     return ExportResult(str(path), "c", len(rows), error)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from dnncost.artifacts import write_atomic
 from dnncost.errors import ModelError
 from dnncost.export.metadata import INPUT_NAME, build_metadata
 from dnncost.export.trees import trimmed
@@ -120,14 +121,6 @@ def export_onnx(model: Any, path: str | os.PathLike[str], rows: np.ndarray | Non
     proto = build_onnx(model)
     data = proto.SerializeToString()
     error = onnx_parity(data, model, rows, rtol)
-    write_atomic(Path(path), data)
+    write_atomic(path, data)
     kind = "neural" if model.module is not None else "trees"
     return ExportResult(str(path), kind, len(rows), error)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

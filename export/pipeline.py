@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -16,27 +15,16 @@ from dnncost.export.onnx_export import ExportResult
 FORMATS = ("onnx", "c")
 
 
-def _json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def describe(exportable: Any, info: Mapping[str, Any], device: str | None) -> dict[str, Any]:
-    """The model's metadata completed from the adapt info and the trained model directory:
-    device, signature networks (with latencies where recorded), training metrics."""
+    """The model's metadata completed from what adapt recorded in device_model.json:
+    device, signature networks with their latencies, training metrics (export never
+    opens the training directory)."""
     meta = dict(exportable.metadata)
-    trained_dir = Path(str(info["model_dir"])) if info.get("model_dir") else None
-    manifest = _json(trained_dir / "model.json") if trained_dir else None
-    signature = _json(trained_dir / "signature.json") if trained_dir else None
-    recorded = info.get("signature_latency_ms") or meta.get("signature_latency_ms")
-    if not recorded and signature:
-        recorded = {n["name"]: None for n in signature.get("networks", [])}
     meta.update({k: v for k, v in {
         "device": device or meta.get("device") or info.get("device"),
-        "signature_latency_ms": recorded,
-        "training_metrics": meta.get("training_metrics") or (manifest or {}).get("metrics"),
+        "signature_latency_ms": info.get("signature_latency_ms")
+        or meta.get("signature_latency_ms"),
+        "training_metrics": meta.get("training_metrics") or info.get("training_metrics"),
         "fit_score": info.get("fit_score"), "mode": info.get("mode"),
         "model": info.get("model")}.items() if v})
     return meta

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence, TypeVar
 
+from dnncost.artifacts import write_atomic
 from dnncost.errors import InputError, ToolError
 from dnncost.gen.layers import layer_table, total_macs, total_params
 from dnncost.gen.spaces import FIXED_SPACES, sample_specs
@@ -66,19 +67,6 @@ def _check_writable(out_dir: Path) -> None:
                          "pass another --out DIR") from None
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    finally:
-        if temp.exists():
-            temp.unlink()
-
-
 def convert_job(spec_text: str, identity: str, precisions: tuple[str, ...], out_dir: str
                 ) -> dict[str, str]:
     """Worker: build one spec, write its .tflite files; {precision: sha256}."""
@@ -88,7 +76,7 @@ def convert_job(spec_text: str, identity: str, precisions: tuple[str, ...], out_
     for precision, data in spec_to_tflite(parse_spec(spec_text), precisions,
                                           weight_seed(identity)).items():
         path = model_path(out_dir, identity, precision)
-        _atomic_write(path, data)
+        write_atomic(path, data)
         written[precision] = sha256_file(str(path))
     return written
 
@@ -106,8 +94,7 @@ def _worker_init(threads: int, verbose: bool) -> None:
 def _needed(store: Store, identity: str, precisions: tuple[str, ...], out_dir: Path
             ) -> tuple[list[str], dict[str, str]]:
     """Precisions still to convert, and sha256 of the files that can be kept."""
-    recorded = {r["format"]: r["sha256"] for r in store.rows(
-        "SELECT format, sha256 FROM network_files WHERE network_id=?", (identity,))}
+    recorded = store.file_digests(identity)
     needed, kept = [], {}
     for precision in precisions:
         path = model_path(out_dir, identity, precision)

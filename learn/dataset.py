@@ -23,8 +23,9 @@ from dnncost.learn.features import features_matrix
 @dataclass(frozen=True)
 class LatencyData:
     """Latencies of ``devices`` x ``networks`` (ms, NaN where not measured) and what
-    describes each side. ``network_order`` is each network's position in its source's
-    sweep (the row of the IISWC files), used to find devices that drift."""
+    describes each side. ``measure_order[d, n]`` is the position of network ``n`` in
+    device ``d``'s own sweep (by ``measured_at``; rows without one, as the IISWC files,
+    by their row), used to find devices that drift."""
 
     device_ids: tuple[str, ...]
     device_groups: tuple[str, ...]
@@ -33,7 +34,7 @@ class LatencyData:
     latency_ms: np.ndarray
     features: np.ndarray
     layers: tuple[tuple[Layer, ...], ...]
-    network_order: np.ndarray
+    measure_order: np.ndarray
     devices: tuple[Device, ...]
     config: Mapping[str, Any]
 
@@ -57,7 +58,7 @@ class LatencyData:
             latency_ms=self.latency_ms[np.ix_(d, n)],
             features=self.features[n],
             layers=tuple(self.layers[i] for i in n),
-            network_order=self.network_order[n],
+            measure_order=self.measure_order[np.ix_(d, n)],
         )
 
     def network_index(self, names: Sequence[str]) -> list[int]:
@@ -80,8 +81,7 @@ def protocol_key(config: Mapping[str, Any]) -> str:
 def config_hashes(store: Store, config_hash: str | None = None) -> list[str]:
     """The config hashes pooled into one matrix: those sharing the protocol of
     ``config_hash`` (of the most measured protocol when None)."""
-    counts = store.rows("SELECT config_hash, config, COUNT(*) AS n FROM measurements "
-                        "WHERE error IS NULL AND median_ms > 0 GROUP BY config_hash")
+    counts = store.usable_config_counts()
     if not counts:
         raise ModelError(f"store {store.path} has no successful measurements: import or "
                          "bench some first (`dnncost data import-iiswc DIR`)")
@@ -104,20 +104,25 @@ def load_dataset(store: Store, config_hash: str | None = None,
     the most measured one when None; configs differing only in the per-ABI benchmark
     binary pool together) to a device x network matrix of median latencies."""
     hashes = config_hashes(store, config_hash)
-    rows = store.rows("SELECT device_id, network_id, median_ms, config FROM measurements "
-                      f"WHERE config_hash IN ({', '.join('?' * len(hashes))}) "
-                      "AND error IS NULL AND median_ms > 0", hashes)
+    rows = store.usable_medians(hashes)
     per_network = Counter(r["network_id"] for r in rows)
     networks = [n for n in store.networks() if per_network[n.id] >= min_devices]
     devices = [d for d in store.devices() if any(r["device_id"] == d.id for r in rows)]
     d_pos = {d.id: i for i, d in enumerate(devices)}
     n_pos = {n.id: i for i, n in enumerate(networks)}
     matrix = np.full((len(devices), len(networks)), np.nan)
+    order = np.full(matrix.shape, np.nan)
+    source_row = [float(n.spec.get("row", i)) for i, n in enumerate(networks)]
+    per_device: dict[int, list[tuple[str, float, int]]] = {}
     for r in rows:
         if r["network_id"] in n_pos:
-            matrix[d_pos[r["device_id"]], n_pos[r["network_id"]]] = r["median_ms"]
+            d, n = d_pos[r["device_id"]], n_pos[r["network_id"]]
+            matrix[d, n] = r["median_ms"]
+            per_device.setdefault(d, []).append((r["measured_at"] or "", source_row[n], n))
+    for d, measured in per_device.items():  # each device's own sweep order
+        for position, (_, _, n) in enumerate(sorted(measured)):
+            order[d, n] = position
     layers = tuple(tuple(store.layers(n.id)) for n in networks)
-    order = np.asarray([float(n.spec.get("row", i)) for i, n in enumerate(networks)])
 
     return LatencyData(
         device_ids=tuple(d.id for d in devices),
@@ -127,7 +132,7 @@ def load_dataset(store: Store, config_hash: str | None = None,
         latency_ms=matrix,
         features=features_matrix(layers),
         layers=layers,
-        network_order=order,
+        measure_order=order,
         devices=tuple(devices),
         config=json.loads(rows[0]["config"]),
     )

@@ -134,12 +134,14 @@ def fit_score(factors: Factors, loadings: np.ndarray, mean_log_ms: np.ndarray,
 def drift_scores(log_ms: np.ndarray, order: np.ndarray, rank: int = 3,
                  window: int = 15) -> np.ndarray:
     """Per device: the range (log ms) of the rolling median of its residual against the
-    low-rank fit of the *other* devices, with networks in measurement order. A device
-    whose residual moves with the order drifted during its sweep."""
+    low-rank fit of the *other* devices, with networks in the order the device measured
+    them (``order[d, n]``: position of network n in device d's sweep; a 1-d order is
+    shared by all devices). A device whose residual moves with the order drifted."""
     y = fill_missing(log_ms)
-    ranked = np.argsort(order, kind="stable")
+    order = np.broadcast_to(np.asarray(order, float), y.shape)
     scores = np.zeros(len(y))
     for d in range(len(y)):
+        ranked = np.argsort(order[d], kind="stable")
         others = np.delete(np.arange(len(y)), d)
         factors = fit_factors(y[others], rank)
         coef, *_ = np.linalg.lstsq(factors.loadings, y[d] - factors.mean_log_ms, rcond=None)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from dnncost import __version__
+from dnncost.artifacts import write_atomic, write_json
 from dnncost.errors import ModelError
 from dnncost.learn.device_model import DeviceModel
 from dnncost.learn.exportable import AnchorSmoother, CostSumTerm, ExportableModel, TreeTerm
@@ -47,10 +48,6 @@ def _format_of(path: Path, manifest: dict[str, Any], supported: int, what: str) 
     return version
 
 
-def _write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
-
-
 def save_model(model_dir: str | Path, trained: Any, manifest: dict[str, Any],
                signature: list[dict[str, str]], report_md: str) -> Path:
     """Write a trained model directory; returns its path."""
@@ -59,10 +56,10 @@ def save_model(model_dir: str | Path, trained: Any, manifest: dict[str, Any],
     path = Path(model_dir)
     path.mkdir(parents=True, exist_ok=True)
     dump_state(trained, path)
-    _write_json(path / "signature.json", {"networks": signature})
-    _write_json(path / "report.json", manifest.get("report", {}))
+    write_json(path / "signature.json", {"networks": signature})
+    write_json(path / "report.json", manifest.get("report", {}))
     (path / "report.md").write_text(report_md)
-    _write_json(path / MANIFEST, {**manifest, "dnncost_version": __version__,
+    write_json(path / MANIFEST, {**manifest, "dnncost_version": __version__,
                                   "format_version": MODEL_FORMAT})
     return path
 
@@ -130,7 +127,7 @@ def save_device_model(model_dir: str | Path, model: DeviceModel) -> Path:
     exp = model.exportable
     terms = []
     for j, term in enumerate(exp.trees):
-        term.booster.save_model(str(path / f"booster_{j}.json"))
+        write_atomic(path / f"booster_{j}.json", bytes(term.booster.save_raw("json")))
         terms.append({"file": f"booster_{j}.json", "weight": term.weight,
                       "device_vector": None if term.device_vector is None
                       else np.asarray(term.device_vector, float).tolist()})
@@ -138,7 +135,7 @@ def save_device_model(model_dir: str | Path, model: DeviceModel) -> Path:
         from dnncost.learn.lstm import save_module
 
         save_module(exp.module, path / "module.pt")
-    _write_json(path / DEVICE_MANIFEST, {
+    write_json(path / DEVICE_MANIFEST, {
         "feature_set": exp.feature_set, "feature_names": list(exp.feature_names),
         "bias_log_ms": exp.bias_log_ms, "trees": terms,
         "cost_sum": None if exp.cost_sum is None else _cost_sum_json(exp.cost_sum),

@@ -72,7 +72,7 @@ def population_model(options: TrainOptions | None = None, population: str = "iis
     try:
         with Store(building / STORE) as store:
             import_iiswc(store)
-            store.rows("PRAGMA wal_checkpoint(TRUNCATE)")
+            store.checkpoint()
             train_to_dir(store, options, building / MODEL)
         try:
             os.replace(building, root)  # atomic: a half-trained model is never found

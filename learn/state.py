@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from dnncost.artifacts import write_atomic
 from dnncost.errors import ModelError
 
 STATE_FILE, ARRAYS_FILE = "estimator.json", "arrays.npz"
@@ -68,7 +69,7 @@ class _Writer:
         if type(value).__name__ == "Booster" and hasattr(value, "save_raw"):
             name = f"booster_{self.boosters}.json"
             self.boosters += 1
-            (self.directory / name).write_bytes(bytes(value.save_raw("json")))
+            write_atomic(self.directory / name, bytes(value.save_raw("json")))
             return {"$booster": name}
         name = type(value).__name__
         if self.classes.get(name) is not type(value):
@@ -83,8 +84,8 @@ def dump_state(value: Any, directory: str | Path) -> None:
     tree = writer.node(value)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **writer.arrays)
-    (path / ARRAYS_FILE).write_bytes(buffer.getvalue())
-    (path / STATE_FILE).write_text(json.dumps(tree, separators=(",", ":")) + "\n")
+    write_atomic(path / ARRAYS_FILE, buffer.getvalue())
+    write_atomic(path / STATE_FILE, (json.dumps(tree, separators=(",", ":")) + "\n").encode())
 
 
 def _reader(directory: Path, arrays: Any, classes: dict[str, type]) -> Callable[[Any], Any]:

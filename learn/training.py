@@ -82,7 +82,7 @@ def train(data: LatencyData, options: TrainOptions) -> Trained:
     drift: dict[str, float] = {}
     flagged: list[str] = []
     if len(data.device_ids) >= 4:
-        scores = drift_scores(data.log_ms, data.network_order, options.rank)
+        scores = drift_scores(data.log_ms, data.measure_order, options.rank)
         drift = dict(zip(data.device_ids, np.round(scores, 4).tolist()))
         flagged = [d for d, s in drift.items() if s > options.drift_threshold_log]
         if not options.keep_drifting and len(flagged) < len(data.device_ids) - 1:

@@ -6,7 +6,6 @@ parses options and prints what these return.
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from dataclasses import asdict, replace
@@ -15,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from dnncost.artifacts import read_latency_csv
 from dnncost.errors import InputError, ModelError
 from dnncost.records import Device
 from dnncost.store import Store
@@ -95,34 +95,12 @@ def _report_md(options: TrainOptions, report: dict[str, Any],
     return "\n".join(lines) + "\n"
 
 
-def read_measurements(path: str | Path) -> dict[str, float]:
-    """A ``network,latency_ms`` CSV as name -> ms (every latency must be positive)."""
-    try:
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise InputError(f"measurements file {path} cannot be read ({exc.strerror})") from None
-    measured: dict[str, float] = {}
-    for number, row in enumerate(rows, start=2):
-        try:
-            name, value = row["network"].strip(), float(row["latency_ms"])
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise InputError(f"{path}:{number}: need columns network,latency_ms with a "
-                             "number in latency_ms") from None
-        if not math.isfinite(value) or value <= 0:
-            raise InputError(f"{path}:{number}: latency_ms of {name} must be a positive number")
-        measured[name] = value
-    if not measured:
-        raise InputError(f"{path} holds no measurements: add rows network,latency_ms")
-    return measured
-
-
 def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str | Path,
                  device: Device | None = None) -> dict[str, Any]:
     """Fit MODEL_DIR to a new device from its measurements; write DEVICE_MODEL_DIR and
     return the fit score and any warning."""
     trained, manifest = load_model(model_dir)
-    measured = read_measurements(measurements)
+    measured = read_latency_csv(measurements)
     unknown = [n for n in measured if n not in set(trained.network_names)]
     if unknown:
         raise InputError(f"unknown network(s) {', '.join(unknown[:5])} in {measurements}: "
@@ -176,7 +154,8 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
                   "signature_latency_ms": {n: measured[n] for n in trained.signature},
                   "calibration_shift_log": shift,
                   "measured_networks": len(measured), "model_dir": str(model_dir),
-                  "mode": manifest["mode"], "model": manifest["model"]}
+                  "mode": manifest["mode"], "model": manifest["model"],
+                  "training_metrics": manifest.get("metrics") or {}}
     save_device_model(out_dir, model)
     return {"fit_score": score, "warning": warning, "suspect_measurements": suspect,
             "measured_networks": len(measured)}

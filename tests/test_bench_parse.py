@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dnncost.bench.parse import ParsedRun, parse_output
+from dnncost.bench.parse import parse_output
+from dnncost.records import RunStats
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "benchmark_outputs"
 EXPECTED = json.loads((GOLDEN / "expected.json").read_text())
@@ -56,4 +57,4 @@ def test_single_value_stat_line_has_zero_spread():
 def test_fields_match_measurement_keywords():
     from dnncost.records import Measurement
 
-    Measurement("d", "n", {}, **ParsedRun(mean_ms=1.0, median_ms=1.0).fields())
+    Measurement("d", "n", {}, **RunStats(mean_ms=1.0, median_ms=1.0).fields())

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from dnncost.bench.binary import resolve_binary
-from dnncost.bench.parse import ParsedRun
+from dnncost.records import RunStats
 from dnncost.bench.protocol import (RunConfig, benchmark_command, big_core_mask, drifted,
                                     shuffled)
 from dnncost.bench.runner import Outcome
@@ -43,7 +43,7 @@ class ScriptedDevice:
         factor = 1.4 if len(self.calls) in self.hot_calls else 1.0
         self.calls.append(network.name)
         latency_ms = (1 + int(network.id[2:])) * factor
-        return Outcome(ParsedRun(mean_ms=latency_ms, median_ms=latency_ms, runs=3), None, 0.0)
+        return Outcome(RunStats(mean_ms=latency_ms, median_ms=latency_ms, runs=3), None, 0.0)
 
 
 def test_drift_triggers_remeasure_of_the_networks_since_the_last_good_canary(tmp_path):

@@ -217,7 +217,7 @@ def test_mobileopt_space_contains_the_papers_random_networks(iiswc_dir: Path) ->
 
 
 def test_model_files_are_written_atomically(tmp_path: Path) -> None:
-    from dnncost.gen.pipeline import _atomic_write
+    from dnncost.artifacts import write_atomic as _atomic_write
 
     target = tmp_path / "net.int8.tflite"
     _atomic_write(target, b"old model")

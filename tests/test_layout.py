@@ -27,3 +27,19 @@ def test_layout_folders_exist():
     for name in ("bench", "gen", "learn", "export", "android_native", "tests", "dnncost",
                  "benchmarks", "setup.cfg", "Makefile", "README.md", ".ci/run"):
         assert (REPO / name).exists(), name
+
+
+def test_no_module_outside_the_store_holds_sql() -> None:
+    """Every query is a typed method of dnncost/store/ (issue: the store owns its SQL)."""
+    import re
+
+    sql = re.compile(r"""["'](?:\s*)(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|PRAGMA)\s""",
+                     re.IGNORECASE)
+    offenders = []
+    for folder in ("dnncost", "bench", "gen", "learn", "export"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            if path.parent.name == "store" and path.parent.parent.name == "dnncost":
+                continue
+            offenders += [f"{path.relative_to(REPO)}:{n}" for n, line in
+                          enumerate(path.read_text().splitlines(), 1) if sql.search(line)]
+    assert offenders == []

@@ -109,10 +109,10 @@ def test_low_rank_placement_recovers_a_device() -> None:
 
 def test_drifting_device_is_flagged(small: LatencyData) -> None:
     log_ms = small.log_ms.copy()
-    ramp = np.argsort(np.argsort(small.network_order)) / len(small.network_order)
-    scores_before = drift_scores(log_ms, small.network_order)
+    ramp = np.argsort(np.argsort(small.measure_order[0])) / len(small.measure_order[0])
+    scores_before = drift_scores(log_ms, small.measure_order[0])
     log_ms[4] += 0.6 * ramp  # device 4 slows by 80% over its sweep
-    scores = drift_scores(log_ms, small.network_order)
+    scores = drift_scores(log_ms, small.measure_order[0])
     assert scores[4] > 0.3 > scores_before[4]
     assert scores[4] == scores.max()
 
@@ -168,3 +168,38 @@ def test_collaborative_beats_macs_only_on_held_out_devices(small: LatencyData) -
                                                  test_n)
     assert len(signature) == 10 and len(true) == len(test_d) * (118 - 10)  # signature not scored
     assert metrics(true, pred, device)["within10"] > 60
+
+
+def test_drift_is_screened_in_each_devices_own_sweep_order(iiswc_store_path, tmp_path) -> None:
+    """Bench sweeps run in a seeded shuffled order per device; a phone that slows down
+    during its sweep must be found in that order (measured_at), not in name order."""
+    import random
+    from dataclasses import replace as copy
+
+    from dnncost.learn.dataset import load_dataset
+    from dnncost.store import Store
+
+    with Store(iiswc_store_path) as source:
+        devices = [d for d in source.devices()][:12]
+        rows = {d.id: source.measurements(d.id) for d in devices}
+    path = tmp_path / "bench.sqlite"
+    with Store(iiswc_store_path) as source, Store(path) as store:
+        for network in source.networks():
+            store.put_network(network, source.layers(network.id))
+        slow = devices[3].id
+        for device in devices:
+            store.put_device(device)
+            measured = rows[device.id]
+            random.Random(device.id).shuffle(measured)  # the sweep's own order
+            for position, m in enumerate(measured):
+                factor = 1.0 + 0.8 * position / len(measured) if device.id == slow else 1.0
+                store.put_measurement(copy(m, config={"tool": "benchmark_model"},
+                                           median_ms=m.median_ms * factor,
+                                           measured_at=f"2026-11-30T10:{position // 60:02d}:"
+                                                       f"{position % 60:02d}.000+00:00"))
+        data = load_dataset(store)
+    by_sweep = drift_scores(data.log_ms, data.measure_order)
+    by_name = drift_scores(data.log_ms, np.arange(len(data.network_ids)))
+    d = data.device_ids.index(slow)
+    assert by_sweep[d] > 0.3 and by_sweep[d] == by_sweep.max()
+    assert by_name[d] < 0.3  # in name order the slow-down looks like noise

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import click
 
+from dnncost.artifacts import write_latency_csv
 from dnncost.cli.common import echo, quiet, store_option, verbose
+from dnncost.paths import safe_name
 
 
 @click.command("bench")
@@ -86,13 +87,10 @@ def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
                        reconnect_wait_s=reconnect_wait_s, show_output=verbose())
     echo(format_summary(report.summaries))
     for device_id, rows in report.signature_rows.items():
-        csv_path = Path(store_path).parent / f"signature-{device_id}.csv"
-        with csv_path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["network", "latency_ms"])
-            writer.writerows(rows)
+        csv_path = write_latency_csv(Path(store_path).parent
+                                     / f"signature-{safe_name(device_id)}.csv", rows)
         click.echo(f"next: dnncost adapt {report.model_dir} --measurements {csv_path} "
-                   f"-o {report.model_dir}-{device_id} --device {device_id}")
+                   f"-o {report.model_dir}-{safe_name(device_id)} --device {device_id}")
     if report.gone:
         raise DeviceError(
             f"{len(report.gone)} device(s) did not finish "

@@ -6,9 +6,7 @@ Option names of the IISWC 2020 paper's code work as aliases (--learning_type,
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -172,16 +170,13 @@ def predict(model: str, networks: str | None, specs_path: Any, csv_path: str | N
     names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
     with open_store(store_path) as store:
         rows = predict_rows(model, store, names)
-    handle = open(csv_path, "w", newline="") if csv_path else sys.stdout
-    try:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["network", "latency_ms"])
-        writer.writerows((name, f"{ms:.4f}") for name, ms in rows)
-    finally:
-        if csv_path:
-            handle.close()
+    from dnncost.artifacts import latency_csv, write_latency_csv
+
     if csv_path:
+        write_latency_csv(csv_path, rows, decimals=4)
         echo(f"wrote {len(rows)} predictions to {csv_path}")
+    else:
+        click.echo(latency_csv(rows, decimals=4), nl=False)
 
 
 def _spec_latencies(model: str, lines: Any) -> Iterator[float]:

@@ -1,4 +1,4 @@
-"""The dataset store: one SQLite file (WAL mode) holding networks, layers, devices
+"""The dataset store (its reads: dnncost/store/reads.py): one SQLite file (WAL mode) holding networks, layers, devices
 and the tidy measurements table keyed by (device, network, config hash).
 
 Every write runs inside :meth:`Store.transaction`; writes are upserts that change
@@ -8,14 +8,17 @@ nothing when the row already holds the same values, so re-running a step is a no
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
+from urllib.parse import quote
 
 from dnncost.errors import StoreError
+from dnncost.store.reads import Reads
 from dnncost.records import (
     Device,
     Layer,
@@ -77,7 +80,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class Store:
+class Store(Reads):
     """A dnncost dataset store at ``path``; ``create=False`` refuses a missing file."""
 
     def __init__(self, path: str | Path = DEFAULT_STORE, create: bool = True) -> None:
@@ -89,12 +92,10 @@ class Store:
             )
         if self.path.is_dir():
             raise StoreError(f"store {self.path} is a directory: pass a file path to --store")
+        self.read_only = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db = self._connect()
             self._init_schema()
         except sqlite3.DatabaseError as exc:
             raise StoreError(
@@ -105,28 +106,52 @@ class Store:
             raise StoreError(f"store {self.path} cannot be opened ({exc.strerror})") from None
         self._in_transaction = False
 
+    def _connect(self) -> sqlite3.Connection:
+        """A connection in WAL mode; read-only (immutable) where the file cannot be written."""
+        writable = not self.path.exists() or (os.access(self.path, os.W_OK)
+                                              and os.access(self.path.parent, os.W_OK))
+        if writable:
+            db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:  # read-only media despite the mode bits
+                if "readonly" not in str(exc).replace(" ", "").replace("-", ""):
+                    raise
+                db.close()
+                writable = False
+        if not writable:
+            uri = f"file:{quote(str(self.path.resolve()))}?mode=ro&immutable=1"
+            db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+            self.read_only = True
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
+
     def _init_schema(self) -> None:
+        """Create the schema and its meta row in one transaction (a concurrent creator
+        waits for it), then check the version."""
+        if not self.read_only:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if not self._db.execute("SELECT name FROM sqlite_master").fetchall():
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)",
+                                     (str(SCHEMA_VERSION),))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
         tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
-        if "meta" in tables:
-            row = self._db.execute(
-                "SELECT value FROM meta WHERE key='schema_version'"
-            ).fetchone()
-            version = int(row[0]) if row else None
-            if version != SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self.path} has schema version {version}; this dnncost reads "
-                    f"version {SCHEMA_VERSION}: use a matching dnncost or a new --store"
-                )
-            return
-        if tables:
+        if "meta" not in tables:
+            raise StoreError(f"store {self.path} is an SQLite file but not a dnncost store: "
+                             "pass another --store PATH")
+        version = self.schema_version()
+        if version != str(SCHEMA_VERSION):
             raise StoreError(
-                f"store {self.path} is an SQLite file but not a dnncost store: "
-                "pass another --store PATH"
-            )
-        self._db.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
-        self._db.execute(
-            "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+                f"store {self.path} has schema version {str(version)[:20]}; this dnncost "
+                f"reads version {SCHEMA_VERSION}: use a matching dnncost or a new --store")
 
     def close(self) -> None:
         self._db.close()
@@ -143,6 +168,9 @@ class Store:
         if self._in_transaction:
             yield self
             return
+        if self.read_only:
+            raise StoreError(f"store {self.path} is read-only here: copy it somewhere "
+                             "writable, or pass another --store PATH")
         self._db.execute("BEGIN IMMEDIATE")
         self._in_transaction = True
         try:
@@ -154,6 +182,10 @@ class Store:
             self._db.execute("COMMIT")
         finally:
             self._in_transaction = False
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the main file (before copying it)."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def changes(self) -> int:
         """Rows changed since this connection opened (for idempotence checks)."""
@@ -247,71 +279,7 @@ class Store:
                 "INSERT OR REPLACE INTO canaries VALUES (:device_id, :config_hash, :seq, "
                 ":network_id, :median_ms, :measured_at)", list(rows))
 
-    # ---- reads --------------------------------------------------------------------
-    def canary_rows(self) -> list[dict[str, Any]]:
-        """Every canary row, by device, config hash and sequence number."""
-        return self.rows("SELECT * FROM canaries ORDER BY device_id, config_hash, seq")
-
+    # ---- reads (the queries are dnncost.store.reads.Reads) ---------------------------
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         """Run a read-only query and return plain dicts."""
         return [dict(r) for r in self._db.execute(sql, tuple(params))]
-
-    def count(self, table: str) -> int:
-        return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-
-    def layer_rows(self, network_id: str) -> list[dict[str, Any]]:
-        rows = self.rows('SELECT * FROM layers WHERE network_id=? ORDER BY "index"',
-                         (network_id,))
-        for row in rows:
-            del row["network_id"]
-        return rows
-
-    def layers(self, network_id: str) -> list[Layer]:
-        return [Layer(**row) for row in self.layer_rows(network_id)]
-
-    def networks(self, names: Iterable[str] | None = None) -> list[Network]:
-        """Networks by name (all when ``names`` is None), in name order."""
-        rows = self.rows("SELECT * FROM networks ORDER BY name")
-        files: dict[str, list[NetworkFile]] = {}
-        for f in self.rows("SELECT * FROM network_files ORDER BY format"):
-            files.setdefault(f["network_id"], []).append(
-                NetworkFile(f["format"], f["path"], f["sha256"]))
-        by_name = {
-            r["name"]: Network(r["id"], r["name"], r["space"], json.loads(r["spec"]),
-                               r["macs"], r["params"], tuple(files.get(r["id"], ())))
-            for r in rows
-        }
-        if names is None:
-            return list(by_name.values())
-        wanted = list(names)
-        unknown = [n for n in wanted if n not in by_name]
-        if unknown:
-            raise StoreError(
-                f"unknown network(s) {', '.join(unknown[:5])} in store {self.path}: "
-                "list them with `dnncost data info`")
-        return [by_name[n] for n in wanted]
-
-    def devices(self) -> list[Device]:
-        devices = []
-        for r in self.rows("SELECT * FROM devices ORDER BY id"):
-            del r["recorded_at"]
-            r["max_freq_mhz"] = tuple(json.loads(r["max_freq_mhz"] or "[]"))
-            r["info"] = json.loads(r["info"])
-            devices.append(Device(**r))
-        return devices
-
-    def measurements(self, device_id: str | None = None,
-                     config_hash_: str | None = None) -> list[Measurement]:
-        """Measurements, optionally of one device and/or one config hash."""
-        sql, params = "SELECT * FROM measurements WHERE 1=1", []
-        if device_id is not None:
-            sql, params = sql + " AND device_id=?", params + [device_id]
-        if config_hash_ is not None:
-            sql, params = sql + " AND config_hash=?", params + [config_hash_]
-        result = []
-        for r in self.rows(sql + " ORDER BY device_id, network_id", params):
-            r["config"] = json.loads(r["config"])
-            for extra in ("config_hash", "recorded_at"):
-                del r[extra]
-            result.append(Measurement(**r))
-        return result
