@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from dnncost.errors import ModelError
 from dnncost.export.onnx_export import (
     PARITY_RTOL,
     ExportResult,
-    check_rows,
+    check_networks,
     reference_model,
     relative_error,
 )
@@ -131,12 +131,13 @@ def predict_c_rules(model: Any, terms: list[tuple[Any, BoosterTrees, np.ndarray]
     return np.exp(log_ms)
 
 
-def export_c(model: Any, path: str | os.PathLike[str], rows: np.ndarray | None,
+def export_c(model: Any, path: str | os.PathLike[str], networks: Any,
              rtol: float = PARITY_RTOL) -> ExportResult:
-    """Write the tree-form ``model`` as a C data file after a parity check on ``rows``."""
+    """Write the tree-form ``model`` as a C data file after a parity check on ``networks``
+    (layer tables, or feature rows)."""
     if model.module is not None or not model.trees:
         raise ModelError("--format c takes tree models only; export neural models as .onnx")
-    rows = check_rows(model, rows)
+    _, rows = check_networks(model, networks, allow_rows=True)
     terms = []
     for term in model.trees:
         device = np.asarray([] if term.device_vector is None else term.device_vector,

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from dnncost import __version__
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the layer-table input (layers, network_index) and its encoding
 PREFIX = "dnncost."
 INPUT_NAME = "features"
 OUTPUT_NAME = "latency_ms"
@@ -36,10 +36,15 @@ class ModelInfo:
     device: str | None
     signature_latency_ms: dict[str, float | None]
     training_metrics: dict[str, Any]
+    layer_encoding: str | None = None  # lt-v1 when the graph takes the layer table
 
     @property
     def n_features(self) -> int:
         return len(self.feature_names)
+
+    @property
+    def takes_layers(self) -> bool:
+        return self.layer_encoding is not None
 
 
 def _first(meta: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
@@ -100,15 +105,25 @@ def describe_feature(name: str) -> str:
 
 
 def build_metadata(feature_set: str, feature_names: tuple[str, ...], kind: str,
-                   meta: Mapping[str, Any]) -> dict[str, str]:
-    """The metadata_props of an exported model, as string pairs."""
+                   meta: Mapping[str, Any], layers: bool = False) -> dict[str, str]:
+    """The metadata_props of an exported model, as string pairs (``layers``: the graph
+    takes the layer table and computes ``feature_set`` inside)."""
+    from dnncost.encoding import COLUMNS, LAYER_ENCODING
+
     descriptions = feature_descriptions(feature_set, feature_names, meta)
+    given = (f"layers: float32 [L, {len(COLUMNS)}], one {LAYER_ENCODING} row per layer "
+             f"(dnncost.layer_columns); network_index: int64 [L], each row's network 0..N-1"
+             if layers else
+             f"{INPUT_NAME}: float32 [N, {len(feature_names)}], network features in order")
+    output = f"{OUTPUT_NAME}: float32 [N], predicted latency in milliseconds" + (
+        f"; {INPUT_NAME}: float32 [N, {len(feature_names)}], the {feature_set} features"
+        if layers else "")
     props = {
         "schema_version": str(SCHEMA_VERSION),
         "dnncost_version": __version__,
         "kind": kind,
-        "input": f"{INPUT_NAME}: float32 [N, {len(feature_names)}], network features in order",
-        "output": f"{OUTPUT_NAME}: float32 [N], predicted latency in milliseconds",
+        "input": given,
+        "output": output,
         "units": "latency_ms",
         "feature_set": feature_set,
         "feature_names": json.dumps(list(feature_names)),
@@ -118,6 +133,9 @@ def build_metadata(feature_set: str, feature_names: tuple[str, ...], kind: str,
         "training_metrics": json.dumps(_first(meta, _METRIC_KEYS) or {}, default=str),
         "model_metadata": json.dumps(dict(meta), default=str, sort_keys=True),
     }
+    if layers:
+        props["layer_encoding"] = LAYER_ENCODING
+        props["layer_columns"] = json.dumps(list(COLUMNS))
     return {PREFIX + k: v for k, v in props.items()}
 
 
@@ -143,4 +161,5 @@ def parse_metadata(props: Mapping[str, str]) -> ModelInfo:
         device=get("device") or None,
         signature_latency_ms=json.loads(get("signature_latency_ms") or "{}"),
         training_metrics=json.loads(get("training_metrics") or "{}"),
+        layer_encoding=get("layer_encoding") or None,
     )

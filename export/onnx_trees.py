@@ -1,6 +1,7 @@
 """The tree form of a cost model as an ONNX graph.
 
-``features [N, F]`` -> per term: Concat(features, Expand(device_vector, [N, D])) ->
+``layers [L, 14]`` + ``network_index [L]`` -> the agg-v1 featurizer
+(export/onnx_features.py) -> ``features [N, F]`` (or ``features`` as the input) -> per term: Concat(features, Expand(device_vector, [N, D])) ->
 TreeEnsembleRegressor (from onnxmltools) -> link -> * weight; the terms are summed,
 with a layer-cost term if the model has one (Gather the amount columns, NaN -> 0, Exp - 1
 on the logged ones, MatMul by the cost per unit, Max with the floor, Log, + the kernel
@@ -127,7 +128,8 @@ def _smoother_nodes(smoother: Any, const: Callable[[str, np.ndarray], str],
         helper.make_node("IsNaN", ["sm_z_raw"], ["sm_nan"]),
         helper.make_node("Where", ["sm_nan", const("sm_zero", typed([[0.0]])), "sm_z_raw"],
                          ["sm_z"]),
-        helper.make_node("ReduceSumSquare", ["sm_z"], ["sm_zz"], axes=[1], keepdims=1),
+        helper.make_node("ReduceSumSquare", ["sm_z", const("sm_axis1", np.array([1], np.int64))],
+                         ["sm_zz"], keepdims=1),
         helper.make_node("MatMul", ["sm_z", const("sm_anchors_t", typed(anchors.T))],
                          ["sm_cross"]),
         helper.make_node("Mul", ["sm_cross", const("sm_minus_two", typed([[-2.0]]))],
@@ -145,22 +147,28 @@ def _smoother_nodes(smoother: Any, const: Callable[[str, np.ndarray], str],
 
 
 def tree_graph(terms: tuple[Any, ...], n_features: int, bias_log_ms: float,
-               cost_sum: Any = None) -> Any:
-    """An onnx.ModelProto computing latency_ms from features for the given TreeTerms
-    (and the model's CostSumTerm, if any)."""
+               cost_sum: Any = None, layer_input: bool = False) -> Any:
+    """An onnx.ModelProto computing latency_ms for the given TreeTerms (and the model's
+    CostSumTerm, if any): from ``features [N, F]``, or, with ``layer_input``, from the
+    layer table (``layers [L, 14]``, ``network_index [L]``; export/onnx_features.py
+    computes the features inside, and gives them as a second output)."""
     from onnx import TensorProto, helper, numpy_helper
+
+    from dnncost.export.onnx_features import LAYERS, NETWORK_INDEX, OPSET, featurizer_nodes
 
     if not terms:
         raise ModelError("the model has no trees and no module; nothing to export")
     nodes: list[Any] = []
     inits: list[Any] = []
-    opsets: dict[str, int] = {"": 17}
+    opsets: dict[str, int] = {"": OPSET}
     total = None
 
     def const(name: str, value: np.ndarray) -> str:
         inits.append(numpy_helper.from_array(value, name))
         return name
 
+    if layer_input:
+        nodes += featurizer_nodes(const)
     nodes.append(helper.make_node("Shape", [INPUT_NAME], ["batch_shape"], start=0, end=1))
     for j, term in enumerate(terms):
         p = f"t{j}_"
@@ -207,9 +215,14 @@ def tree_graph(terms: tuple[Any, ...], n_features: int, bias_log_ms: float,
         helper.make_node("Reshape", ["latency_ms_2d", const("flat", np.array([-1], np.int64))],
                          [OUTPUT_NAME]),
     ]
-    graph = helper.make_graph(
-        nodes, "dnncost_cost_model",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", n_features])],
-        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["N"])], inits)
+    features = helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", n_features])
+    outputs = [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["N"])]
+    if layer_input:
+        inputs = [helper.make_tensor_value_info(LAYERS, TensorProto.FLOAT, ["L", 14]),
+                  helper.make_tensor_value_info(NETWORK_INDEX, TensorProto.INT64, ["L"])]
+        outputs.append(features)
+    else:
+        inputs = [features]
+    graph = helper.make_graph(nodes, "dnncost_cost_model", inputs, outputs, inits)
     opset_list = [helper.make_opsetid(d, v) for d, v in sorted(opsets.items())]
     return helper.make_model(graph, opset_imports=opset_list, producer_name="dnncost")

@@ -7,9 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
-
-from dnncost.errors import InputError, ModelError
+from dnncost.errors import InputError
 from dnncost.export.onnx_export import ExportResult
 
 FORMATS = ("onnx", "c")
@@ -39,9 +37,8 @@ def load_exportable(model_dir: str | os.PathLike[str], device: str | None = None
     return replace(exportable, metadata=describe(exportable, dict(device_model.info), device))
 
 
-def store_rows(model: Any, store_path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
-    """Names and feature rows of every network with a layer table in the store."""
-    from dnncost.learn.device_model import exportable_features
+def store_tables(store_path: str | os.PathLike[str]) -> tuple[list[str], list[list[Any]]]:
+    """Names and layer tables of every network with a layer table in the store."""
     from dnncost.store import Store
 
     if not Path(store_path).is_file():
@@ -52,12 +49,7 @@ def store_rows(model: Any, store_path: str | os.PathLike[str]) -> tuple[list[str
     tables = [(name, layers) for name, layers in tables if layers]
     if not tables:
         raise InputError(f"store {store_path} has no layer tables: import or generate networks")
-    try:
-        rows = exportable_features(model, [layers for _, layers in tables])
-    except (ValueError, KeyError) as exc:
-        raise ModelError(f"cannot compute the model's features ({exc}); re-adapt the model "
-                         "with this dnncost") from None
-    return [name for name, _ in tables], np.asarray(rows, np.float32)
+    return [name for name, _ in tables], [layers for _, layers in tables]
 
 
 def format_of(out_path: str, fmt: str | None) -> str:
@@ -70,15 +62,16 @@ def format_of(out_path: str, fmt: str | None) -> str:
 
 
 def export_model(model: Any, out_path: str | os.PathLike[str], fmt: str,
-                 rows: np.ndarray) -> ExportResult:
-    """Write ``model`` as ``fmt`` to ``out_path`` after its parity check on ``rows``."""
+                 tables: list[list[Any]]) -> ExportResult:
+    """Write ``model`` as ``fmt`` to ``out_path`` after its parity check on the networks
+    of ``tables`` (layer tables)."""
     if fmt == "c":
         from dnncost.export.c_source import export_c
 
-        return export_c(model, out_path, rows)
+        return export_c(model, out_path, tables)
     from dnncost.export.onnx_export import export_onnx
 
-    return export_onnx(model, out_path, rows)
+    return export_onnx(model, out_path, tables)
 
 
 def export_model_dir(model_dir: str | os.PathLike[str], out_path: str, fmt: str | None,
@@ -87,5 +80,5 @@ def export_model_dir(model_dir: str | os.PathLike[str], out_path: str, fmt: str 
     """Export a device model directory, checked on every network of the store."""
     fmt = format_of(out_path, fmt)
     model = load_exportable(model_dir, device)
-    _, rows = store_rows(model, store_path)
-    return export_model(model, out_path, fmt, rows)
+    _, tables = store_tables(store_path)
+    return export_model(model, out_path, fmt, tables)

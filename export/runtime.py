@@ -1,8 +1,10 @@
 """Predict latency from an exported .onnx cost model with numpy and onnxruntime only.
 
-No TensorFlow, torch or xgboost: features come from the same numpy function training
-used (``dnncost.learn.features`` through ``learn.device_model.exportable_features``),
-layer tables from gen's pure-Python spec and .tflite readers.
+No TensorFlow, torch or xgboost. A tree model's graph takes layer tables (encoded rows,
+``dnncost.encoding``) and computes its features inside; layer tables come from gen's
+pure-Python spec walker (vectorised for many specs) and .tflite reader. Spec strings take
+a quicker way when the ``onnx`` package is there: their features (sums of their stages')
+into the model's trees with the featurizer cut off (the same numbers; tests check it).
 
     >>> p = Predictor.load("model.onnx")
     >>> p.predict_spec("r224 conv_k3_s2_c32 ... conv_k1_s1_c1000")   # ms
@@ -18,20 +20,21 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from dnncost.errors import InputError, ModelError
-from dnncost.export.metadata import INPUT_NAME, PREFIX, ModelInfo, parse_metadata
+from dnncost.export.metadata import INPUT_NAME, OUTPUT_NAME, PREFIX, ModelInfo, parse_metadata
 from dnncost.records import Layer
 
 
-def _session(path: str, threads: int) -> Any:
+def _session(model: str | bytes, threads: int) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors
-        raise ModelError(f"{path}: cannot load as an ONNX model ({exc}); "
+        where = model if isinstance(model, str) else "the model's features graph"
+        raise ModelError(f"{where}: cannot load as an ONNX model ({str(exc)[:200]}); "
                          "pass a file written by dnncost export") from None
 
 
@@ -42,6 +45,9 @@ class Predictor:
     session: Any
     info: ModelInfo
     model_metadata: dict[str, Any]
+    path: str = ""
+    threads: int = 1
+    _features: Any = None  # the trees behind a features input (False: not to be had)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], threads: int = 1) -> "Predictor":
@@ -53,7 +59,22 @@ class Predictor:
         props = dict(session.get_modelmeta().custom_metadata_map)
         info = parse_metadata(props)
         meta = json.loads(props.get(PREFIX + "model_metadata") or "{}")
-        return cls(session, info, meta)
+        return cls(session, info, meta, path, threads)
+
+    def features_session(self) -> Any:
+        """A session taking feature rows: the model itself, or, for a layer-table model,
+        its trees with the featurizer cut off (needs the ``onnx`` package; None without)."""
+        if not self.info.takes_layers:
+            return self.session
+        if self._features is None:
+            try:
+                from dnncost.export.onnx_features import features_input
+
+                with open(self.path, "rb") as handle:
+                    self._features = _session(features_input(handle.read()), self.threads)
+            except (ImportError, OSError, ModelError):
+                self._features = False
+        return self._features or None
 
     @property
     def n_features(self) -> int:
@@ -61,6 +82,11 @@ class Predictor:
 
     def predict_features(self, features: np.ndarray) -> np.ndarray:
         """latency_ms [N] (float64) for a feature matrix [N, F] (or one row [F])."""
+        session = self.features_session()
+        if session is None:
+            raise InputError("this model takes layer tables and the onnx package is not "
+                             "installed to feed it features: use predict_layers or "
+                             "predict_specs, or install onnx")
         rows = np.asarray(features, np.float32)
         if rows.ndim == 1:
             rows = rows.reshape(1, -1)
@@ -69,7 +95,22 @@ class Predictor:
                              f"[N, {self.n_features}] ({self.info.feature_set})")
         if len(rows) == 0:
             return np.zeros(0)
-        out = self.session.run(None, {INPUT_NAME: np.ascontiguousarray(rows)})[0]
+        out = session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(rows)})[0]
+        return np.asarray(out, np.float64).reshape(-1)
+
+    def predict_rows(self, layers: np.ndarray, network_index: np.ndarray) -> np.ndarray:
+        """latency_ms [N] for encoded layer rows (dnncost.encoding ``lt-v1``, float32
+        [L, 14]) and each row's network (int64 [L], 0..N-1, a network's rows together)."""
+        from dnncost.export.onnx_features import LAYERS, NETWORK_INDEX
+
+        if not self.info.takes_layers:
+            raise InputError(f"this model takes {self.info.feature_set} feature rows: use "
+                             "predict_features or predict_layers")
+        if len(layers) == 0:
+            return np.zeros(0)
+        out = self.session.run([OUTPUT_NAME], {
+            LAYERS: np.ascontiguousarray(layers, np.float32),
+            NETWORK_INDEX: np.ascontiguousarray(network_index, np.int64)})[0]
         return np.asarray(out, np.float64).reshape(-1)
 
     def features_of(self, networks_layers: Sequence[Sequence[Layer]]) -> np.ndarray:
@@ -93,24 +134,29 @@ class Predictor:
         """latency_ms [N] for networks given as layer tables."""
         if not networks_layers:
             return np.zeros(0)
+        if self.info.takes_layers:
+            from dnncost.encoding import encode_many
+
+            return self.predict_rows(*encode_many(networks_layers))
         return self.predict_features(self.features_of(networks_layers))
 
     def predict_specs(self, specs: Sequence[str]) -> np.ndarray:
-        """latency_ms [N] for gen spec strings ('r224 conv_k3_s2_c32 ...'), batched."""
-        from dnncost.gen.layers import layer_table
-        from dnncost.gen.spec import parse_spec
+        """latency_ms [N] for gen spec strings ('r224 conv_k3_s2_c32 ...'), batched: from
+        their features (sums of their stages') where the model can take them, else from
+        their layer tables."""
         from dnncost.learn import features
 
-        if self.info.feature_set == features.FEATURE_SET:
+        if self.info.feature_set == features.FEATURE_SET and self.features_session():
             return self.predict_features(features.spec_features(list(specs)))
-        cache: dict[str, list[Layer]] = {}
-        tables = []
-        for text in specs:
-            key = " ".join(text.split())
-            if key not in cache:
-                cache[key] = layer_table(parse_spec(key))
-            tables.append(cache[key])
-        return self.predict_layers(tables)
+        if self.info.takes_layers:
+            from dnncost.gen.fast_layers import encoded_tables
+
+            return self.predict_rows(*encoded_tables(list(specs)))
+        from dnncost.gen.layers import layer_table
+        from dnncost.gen.spec import parse_spec
+
+        return self.predict_layers([layer_table(parse_spec(" ".join(text.split())))
+                                    for text in specs])
 
     def predict_spec(self, spec: str) -> float:
         """latency_ms of one network given by its spec string."""

@@ -69,6 +69,8 @@ class StageCache:
         self.used = self.count = 0
         self.parsed: list[Any] = []  # token id -> stage (None: not a valid stage)
         self.token_ids: dict[str, int] = {}
+        self.head_shapes: dict[str, tuple[int, int, int]] = {}
+        self.blocks: list[tuple[int, int, int, int, int]] = []  # entry -> start, length, out
 
     def _token_id(self, token: str) -> int:
         if token not in self.token_ids:
@@ -120,6 +122,8 @@ class StageCache:
             self.starts[numbers] = np.where(inexact, -1, first)
             self.lengths[numbers] = lengths
             self.outputs[numbers] = out
+            self.blocks += [(int(a), int(b), *map(int, o)) for a, b, o in
+                            zip(self.starts[numbers], lengths, out)]
             self.table[self.used:self.used + int(kept.sum())] = block[kept]
             self.used += int(kept.sum())
             self.entries.update(zip(keys[at].tolist(), numbers.tolist()))
@@ -127,12 +131,31 @@ class StageCache:
 
     def _heads(self, heads: list[str]) -> list[tuple[int, int, int]]:
         """(h, w, c) of each head token ``r224[_i3]``; (0, 0, 0) when it is not one."""
-        shapes = {}
-        for head in set(heads):
+        shapes = self.head_shapes
+        for head in set(heads) - set(shapes):
             match = _HEAD.fullmatch(head)
             h, c = (int(match.group(1)), int(match.group(2) or 3)) if match else (0, 0)
             shapes[head] = (h, h, c) if c >= 1 else (0, 0, 0)
         return [shapes[head] for head in heads]
+
+    def known(self, text: str) -> list[int] | None:
+        """The cache entries of a spec whose every stage was seen, walked in plain Python
+        (for a few specs, quicker than the arrays); None when one was not."""
+        words = text.replace(";", " ").split()
+        if len(words) < 2:
+            return None
+        h, w, c = self._heads(words[:1])[0]
+        blocks = []
+        for token in words[1:]:
+            t = self.token_ids.get(token)
+            if t is None or not (0 < h < 8192 and 0 < w < 8192 and 0 < c < 131072):
+                return None
+            entry = self.entries.get((t << 43) | (h << 30) | (w << 17) | c)
+            if entry is None or self.blocks[entry][0] < 0:
+                return None
+            blocks.append(entry)
+            h, w, c = self.blocks[entry][2:]
+        return blocks
 
     def walk(self, specs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Entries ``[N, stages]`` (-1 past a spec's end) and a mask of the specs to take
@@ -177,6 +200,7 @@ class StageCache:
 
 
 _SIZES = np.asarray([1 << 13, 1 << 13, 1 << 17])  # h, w, c packed into one int64 key
+SMALL_BATCH = 8
 
 
 def _pack(token: np.ndarray, shape: np.ndarray) -> np.ndarray:
@@ -190,24 +214,49 @@ def _unpack(keys: np.ndarray) -> tuple[np.ndarray, ...]:
 _CACHE = StageCache()
 
 
-def encoded_tables(specs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Encoded rows float32 ``[L, 14]`` of all specs, in order, and each row's spec
-    position (int64 ``[L]``); InputError for a malformed spec."""
+def stage_entries(specs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each spec's stages as cache entries ``[N, stages]`` (-1 past its end, and for a
+    spec to take the reference way, which the mask ``[N]`` marks)."""
+    if 0 < len(specs) <= SMALL_BATCH:  # seen stages only: no arrays over the batch needed
+        known = [_CACHE.known(text) for text in specs]
+        if all(entries is not None for entries in known):
+            table = np.full((len(specs), max(len(e) for e in known)), -1, np.int64)  # type: ignore
+            for i, entries in enumerate(known):
+                table[i, :len(entries)] = entries  # type: ignore[arg-type]
+            return table, np.zeros(len(specs), bool)
     entries, slow = _CACHE.walk(specs)
     entries[slow] = -1
-    spec_of, _ = np.nonzero(entries >= 0)
-    chosen = entries[entries >= 0]
-    lengths = _CACHE.lengths[chosen]
-    offsets = np.repeat(_CACHE.starts[chosen] - np.cumsum(lengths) + lengths, lengths)
-    fast = _CACHE.table[offsets + np.arange(int(lengths.sum()))]
-    counts = np.bincount(spec_of, weights=lengths, minlength=len(specs)).astype(np.int64)
-    if not slow.any():
-        return fast, np.repeat(np.arange(len(specs), dtype=np.int64), counts)
+    return entries, slow
+
+
+def entry_rows(entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The encoded rows of cache ``entries`` (1-d, each at least one row) one after
+    another, and each row's position in ``entries``."""
+    lengths = _CACHE.lengths[entries]
+    offsets = np.repeat(_CACHE.starts[entries] - np.cumsum(lengths) + lengths, lengths)
+    rows = _CACHE.table[offsets + np.arange(int(lengths.sum()))]
+    return rows, np.repeat(np.arange(len(entries), dtype=np.int64), lengths)
+
+
+def reference_tables(specs: Sequence[str], which: np.ndarray) -> dict[int, np.ndarray]:
+    """Encoded rows of the specs ``which`` marks, the reference way (gen's InputError for
+    a malformed one)."""
     from dnncost.encoding import encode
     from dnncost.gen.layers import layer_table
 
-    reference = {int(i): encode(layer_table(parse_spec(specs[i])))
-                 for i in np.flatnonzero(slow)}
+    return {int(i): encode(layer_table(parse_spec(specs[i]))) for i in np.flatnonzero(which)}
+
+
+def encoded_tables(specs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Encoded rows float32 ``[L, 14]`` of all specs, in order, and each row's spec
+    position (int64 ``[L]``); InputError for a malformed spec."""
+    entries, slow = stage_entries(specs)
+    spec_of, _ = np.nonzero(entries >= 0)
+    fast, owner = entry_rows(entries[entries >= 0])
+    counts = np.bincount(spec_of[owner], minlength=len(specs)).astype(np.int64)
+    if not slow.any():
+        return fast, np.repeat(np.arange(len(specs), dtype=np.int64), counts)
+    reference = reference_tables(specs, slow)
     for i, rows in reference.items():
         counts[i] = len(rows)
     index = np.repeat(np.arange(len(specs), dtype=np.int64), counts)

@@ -85,52 +85,84 @@ def cost_amounts(features: np.ndarray, columns: Sequence[int] = COST_AMOUNT_COLU
     return np.where(np.asarray(logged, bool), np.expm1(picked), picked)
 
 
-def agg_features(rows: np.ndarray, network_index: np.ndarray, n: int) -> np.ndarray:
-    """agg-v1 features float32 ``[n, F]`` of encoded rows ``[L, 14]`` whose network is
-    ``network_index`` (non-decreasing: each network's rows together, in execution order).
-    Rows with op 0 count for nothing. Sums are exact in float64 (integers below 2**53)."""
+# What a network sums over its rows (float64): per op class its layers, MACs and elements
+# moved, then its weights and the MACs of stride-2 convs, depthwise k<=3, depthwise k>=4
+# and dense convs with outputs of at most 14 pixels. Its largest channel count and the
+# pixels of its first layer complete agg-v1.
+AMOUNT_NAMES: tuple[str, ...] = tuple(f"{c}_{p}" for c in CLASSES
+                                      for p in ("layers", "macs", "moved")) + (
+    "params", "stride2_macs", "dw_k3_macs", "dw_k5plus_macs", "lowres_macs")
+_K = len(CLASSES)
+
+
+def row_amounts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per encoded row: its amounts ``[L, len(AMOUNT_NAMES)]`` and its channels (for the
+    network's largest), float64; a row with op 0 counts for nothing."""
     r = np.asarray(rows, np.float64)
-    net = np.asarray(network_index, np.int64)
     op = r[:, COL["op"]].astype(np.int64)
-    real = op > 0
+    real = (op > 0) * 1.0
     cls = np.asarray(CLASS_OF_OP)[op]
     cls[(op == OP_CODES["conv"]) & (r[:, COL["kernel"]] > 1)] = CLASSES.index("convkxk")
     out_elements = r[:, COL["out_h"]] * r[:, COL["out_w"]] * r[:, COL["cout"]]
-    traffic = r[:, COL["in_h"]] * r[:, COL["in_w"]] * r[:, COL["cin"]] + out_elements
-    macs = r[:, COL["macs"]]
+    moved = r[:, COL["in_h"]] * r[:, COL["in_w"]] * r[:, COL["cin"]] + out_elements
+    macs, kernel, out_h = r[:, COL["macs"]], r[:, COL["kernel"]], r[:, COL["out_h"]]
     # A fused activation is one more activation row over the op's output.
-    fused = real & (r[:, COL["activation"]] > 0) & ~np.isin(op, ACTIVATION_OPS)
-    act = CLASSES.index("act")
-    k = len(CLASSES)
-
-    def per_net(values: np.ndarray) -> np.ndarray:
-        return np.bincount(net, values, minlength=n)
-
-    per_class = np.zeros((n, k, 3))
-    for column, (values, extra) in enumerate(((real * 1.0, fused * 1.0),
-                                              (macs * real, out_elements * fused),
-                                              (traffic * real, 2.0 * out_elements * fused))):
-        per_class[:, :, column] = np.bincount(net * k + cls, values, n * k).reshape(n, k)
-        per_class[:, act, column] += per_net(extra)
+    fused = real * ((r[:, COL["activation"]] > 0) & ~np.isin(op, ACTIVATION_OPS))
     conv, dwconv = op == OP_CODES["conv"], op == OP_CODES["dwconv"]
-    kernel, out_h = r[:, COL["kernel"]], r[:, COL["out_h"]]
-    count, macs_total, traffic_total = per_class.sum(axis=1).T
-    first = np.searchsorted(net, np.arange(n))
-    has_rows = first < len(net)
-    pixels = np.zeros(n)
-    pixels[has_rows] = (r[first[has_rows], COL["in_h"]] * r[first[has_rows], COL["in_w"]])
-    max_channels = np.zeros(n)
-    np.maximum.at(max_channels, net, r[:, COL["cout"]] * real)
-    raw = np.column_stack([
-        macs_total, per_net(r[:, COL["params"]] * real), traffic_total, count, pixels,
-        macs_total / np.maximum(traffic_total, 1.0),
-        per_net(macs * ((conv | dwconv) & (r[:, COL["stride"]] >= 2))),
-        per_net(macs * (dwconv & (kernel <= 3))), per_net(macs * (dwconv & (kernel > 3))),
-        max_channels, per_net(macs * (conv & (out_h != 0) & (out_h <= LOWRES_PIXELS)))])
+    amounts = np.zeros((len(r), len(AMOUNT_NAMES)))
+    at = np.arange(len(r))
+    for stat, values in enumerate((real, macs * real, moved * real)):
+        amounts[at, 3 * cls + stat] = values
+    act = 3 * CLASSES.index("act")
+    amounts[:, act:act + 3] += np.column_stack([fused, out_elements * fused,
+                                                2.0 * out_elements * fused])
+    amounts[:, 3 * _K:] = np.column_stack([
+        r[:, COL["params"]] * real, macs * ((conv | dwconv) & (r[:, COL["stride"]] >= 2)),
+        macs * (dwconv & (kernel <= 3)), macs * (dwconv & (kernel > 3)),
+        macs * (conv & (out_h != 0) & (out_h <= LOWRES_PIXELS))])
+    return amounts, r[:, COL["cout"]] * real
+
+
+def features_from_totals(totals: np.ndarray, max_channels: np.ndarray,
+                         pixels: np.ndarray) -> np.ndarray:
+    """agg-v1 features float32 ``[N, F]`` of networks' summed amounts ``[N, A]``, largest
+    channel counts and first-layer pixels ``[N]``."""
+    totals = np.asarray(totals, np.float64).reshape(-1, len(AMOUNT_NAMES))
+    per_class = totals[:, :3 * _K].reshape(-1, _K, 3).copy()
+    count, macs, moved = per_class.sum(axis=1).T
+    params, stride2, dw_k3, dw_k5, lowres = totals[:, 3 * _K:].T
+    raw = np.column_stack([macs, params, moved, count, pixels, macs / np.maximum(moved, 1.0),
+                           stride2, dw_k3, dw_k5, max_channels, lowres])
     head = np.log1p(raw)
     head[:, HEAD_NAMES.index("layers")] = count
     per_class[:, :, 1:] = np.log1p(per_class[:, :, 1:])
-    return np.concatenate([head, per_class.reshape(n, 3 * k)], axis=1).astype(np.float32)
+    return np.concatenate([head, per_class.reshape(-1, 3 * _K)], axis=1).astype(np.float32)
+
+
+def _segments(values: np.ndarray, index: np.ndarray, n: int, maximum: bool = False
+              ) -> np.ndarray:
+    """Sums (or maxima) of ``values`` rows over runs of equal non-decreasing ``index``
+    into ``[n, ...]`` (0 for an index without rows)."""
+    out = np.zeros((n,) + values.shape[1:])
+    if len(index):
+        starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+        reduce = np.maximum.reduceat if maximum else np.add.reduceat
+        out[index[starts]] = np.maximum(reduce(values, starts, axis=0), 0.0) if maximum \
+            else reduce(values, starts, axis=0)
+    return out
+
+
+def agg_features(rows: np.ndarray, network_index: np.ndarray, n: int) -> np.ndarray:
+    """agg-v1 features float32 ``[n, F]`` of encoded rows ``[L, 14]`` whose network is
+    ``network_index`` (non-decreasing: each network's rows together, in execution order).
+    Sums are exact in float64 (integers below 2**53)."""
+    index = np.asarray(network_index, np.int64)
+    amounts, channels = row_amounts(rows)
+    pixels = _segments(np.asarray(rows, np.float64)[:, COL["in_h"]]
+                       * np.asarray(rows, np.float64)[:, COL["in_w"]]
+                       * np.r_[True, index[1:] != index[:-1]][:len(index)], index, n)
+    return features_from_totals(_segments(amounts, index, n), _segments(channels, index, n, True),
+                                pixels)
 
 
 def network_features(layers: Sequence[Layer]) -> np.ndarray:
@@ -145,12 +177,84 @@ def features_matrix(networks_layers: Sequence[Sequence[Layer]]) -> np.ndarray:
     return agg_features(rows, index, len(networks_layers))
 
 
-def spec_features(specs: Sequence[str]) -> np.ndarray:
-    """agg-v1 features float32 ``[N, F]`` of spec strings (InputError on a bad spec)."""
-    from dnncost.gen.fast_layers import encoded_tables
+class _StageAmounts:
+    """What each stage of gen's stage cache adds to a network: its amounts, its largest
+    channel count and its first row's pixels (filled as stages are first asked for)."""
 
-    rows, index = encoded_tables(specs)
-    return agg_features(rows, index, len(specs))
+    def __init__(self) -> None:
+        self.amounts = np.zeros((0, len(AMOUNT_NAMES)))
+        self.channels = np.zeros(0)
+        self.pixels = np.zeros(0)
+        self.known = np.zeros(0, bool)
+
+    def of(self, entries: np.ndarray) -> None:
+        """Fill the stages ``entries`` (1-d cache entries) not filled yet."""
+        from dnncost.gen.fast_layers import entry_rows
+
+        if len(self.known) <= (entries.max(initial=-1)):
+            size = max(int(entries.max()) + 1, 2 * len(self.known), 1024)
+            for name, width in (("amounts", len(AMOUNT_NAMES)), ("channels", 0),
+                                ("pixels", 0), ("known", -1)):
+                old = getattr(self, name)
+                new = np.zeros((size, width) if width > 0 else size, bool if width < 0
+                               else np.float64)
+                new[:len(old)] = old
+                setattr(self, name, new)
+        todo = np.unique(entries[~self.known[entries]])
+        if len(todo):
+            rows, owner = entry_rows(todo)
+            amounts, channels = row_amounts(rows)
+            self.amounts[todo] = _segments(amounts, owner, len(todo))
+            self.channels[todo] = _segments(channels, owner, len(todo), True)
+            first = np.r_[True, owner[1:] != owner[:-1]]
+            self.pixels[todo] = (rows[first, COL["in_h"]].astype(np.float64)
+                                 * rows[first, COL["in_w"]])
+            self.known[todo] = True
+
+
+_STAGES = _StageAmounts()
+
+
+_SEEN: dict[str, np.ndarray] = {}  # spec string -> its features (a pure function's cache)
+SEEN_SPECS = 200_000
+
+
+def spec_features(specs: Sequence[str]) -> np.ndarray:
+    """agg-v1 features float32 ``[N, F]`` of spec strings (InputError on a bad spec):
+    the sums of their stages' amounts, each stage's computed once from the rows gen's
+    vectorised walker gives it; specs asked for before come from a cache."""
+    n = len(specs)
+    if not n:
+        return np.zeros((0, len(FEATURE_NAMES)), np.float32)
+    seen = [_SEEN.get(text) for text in specs]
+    if all(row is not None for row in seen):
+        return np.stack(seen)  # type: ignore[arg-type]
+    features = _spec_features(specs)
+    if len(_SEEN) + n > SEEN_SPECS:
+        _SEEN.clear()
+    _SEEN.update(zip(specs, features.copy()))  # the caller may change what it gets
+    return features
+
+
+def _spec_features(specs: Sequence[str]) -> np.ndarray:
+    from dnncost.gen.fast_layers import reference_tables, stage_entries
+
+    n = len(specs)
+    entries, slow = stage_entries(specs)
+    spec_of, position = np.nonzero(entries >= 0)
+    flat = entries[spec_of, position]
+    _STAGES.of(flat)
+    totals = _segments(_STAGES.amounts[flat], spec_of, n)
+    channels = _segments(_STAGES.channels[flat], spec_of, n, True)
+    pixels = np.zeros(n)
+    pixels[spec_of[position == 0]] = _STAGES.pixels[flat[position == 0]]
+    features = features_from_totals(totals, channels, pixels)
+    if slow.any():
+        reference = reference_tables(specs, slow)
+        rows = np.concatenate([reference[i] for i in sorted(reference)])
+        index = np.repeat(np.arange(len(reference)), [len(reference[i]) for i in sorted(reference)])
+        features[sorted(reference)] = agg_features(rows, index, len(reference))
+    return features
 
 
 # ---- seq-v1: per-layer sequence features (fused activations become own rows) -------

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from dnncost.cli import cli
 from dnncost.export.onnx_export import relative_error
-from dnncost.export.pipeline import load_exportable, store_rows
+from dnncost.export.pipeline import load_exportable, store_tables
+from dnncost.learn.device_model import exportable_features
 from dnncost.export.runtime import Predictor
 from dnncost.store import Store
 
@@ -56,10 +57,11 @@ def test_onnx_equals_python_on_every_store_network(tree_device_model, iiswc_stor
     _export(str(tree_device_model), "-o", str(tmp_path / "m.onnx"), "--store",
             str(iiswc_store_path), "--device", "made-up-phone")
     model = load_exportable(tree_device_model)
-    names, rows = store_rows(model, iiswc_store_path)
+    names, tables = store_tables(iiswc_store_path)
+    rows = exportable_features(model, tables)
     predictor = Predictor.load(tmp_path / "m.onnx")
-    assert len(names) == 118
-    assert relative_error(predictor.predict_features(rows), model.predict_ms(rows)) <= 1e-4
+    assert len(names) == 118 and predictor.info.takes_layers
+    assert relative_error(predictor.predict_layers(tables), model.predict_ms(rows)) <= 1e-4
     info = predictor.info
     assert info.device == "made-up-phone" and info.feature_set == model.feature_set
     assert len(info.signature_latency_ms) == 4 and "mape" in info.training_metrics
@@ -77,11 +79,12 @@ def test_c_predictor_equals_onnx_on_every_store_network(tree_device_model, iiswc
                     "-DDNNCOST_SHARED=OFF", f"-DDNNCOST_MODEL_C={tmp_path / 'm.c'}"],
                    check=True, capture_output=True)
     subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True)
-    _, rows = store_rows(load_exportable(tree_device_model), iiswc_store_path)
+    _, tables = store_tables(iiswc_store_path)
+    rows = exportable_features(load_exportable(tree_device_model), tables)
     np.savetxt(tmp_path / "rows.csv", rows, delimiter=",", fmt="%.9g")
     printed = subprocess.run([str(build / "dnncost_cli"), str(tmp_path / "rows.csv")],
                              capture_output=True, text=True, check=True).stdout
-    onnx_ms = Predictor.load(tmp_path / "m.onnx").predict_features(rows)
+    onnx_ms = Predictor.load(tmp_path / "m.onnx").predict_layers(tables)
     assert relative_error(np.array(printed.split(), float), onnx_ms) <= 1e-4
 
 

@@ -74,7 +74,7 @@ def test_metadata_describes_features_device_signature_and_versions(trees_onnx):
     assert info.device == "pixel4-test"
     assert info.signature_latency_ms == {"net_a": 12.5, "net_b": 3.25}
     assert info.training_metrics["mape"] == pytest.approx(0.071)
-    assert info.dnncost_version == __version__ and info.schema_version == 1
+    assert info.dnncost_version == __version__ and info.schema_version == 2
     assert props["dnncost.units"] == "latency_ms" and info.kind == "trees"
     assert onnx.load(str(path)).ir_version == 8  # loads in older runtimes (Node, mobile)
     assert json.loads(props["dnncost.model_metadata"])["device"] == "pixel4-test"
@@ -104,9 +104,9 @@ def test_parity_check_catches_another_models_graph(trees_onnx):
 
 
 def test_export_needs_rows_of_the_right_width(tmp_path):
-    with pytest.raises(ModelError, match="no feature rows"):
+    with pytest.raises(ModelError, match="no networks to check"):
         export_onnx(tree_model(), tmp_path / "m.onnx", np.zeros((0, N_FEATURES)))
-    with pytest.raises(ModelError, match="takes 5 features"):
+    with pytest.raises(ModelError, match="the model takes 5 features"):
         export_onnx(tree_model(), tmp_path / "m.onnx", np.zeros((3, 4)))
 
 

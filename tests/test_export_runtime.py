@@ -34,13 +34,14 @@ def spec_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[ExportableMode
     import xgboost as xgb
 
     specs = _specs(60, seed=1) + [TINY_SPEC]
-    x = features_matrix([layer_table(parse_spec(s)) for s in specs])
+    tables = [layer_table(parse_spec(s)) for s in specs]
+    x = features_matrix(tables)
     y = 0.8 * x[:, 0] - 9.0 + 0.1 * x[:, 3] / 50
     booster = xgb.train({"max_depth": 4, "eta": 0.3, "seed": 0}, xgb.DMatrix(x, label=y), 30)
     model = ExportableModel(FEATURE_SET, FEATURE_NAMES, 0.1, (TreeTerm(booster, 1.0),),
                             metadata={"device": "spec-test"})
     path = tmp_path_factory.mktemp("runtime") / "agg.onnx"
-    export_onnx(model, path, x)
+    export_onnx(model, path, tables)
     return model, path
 
 
@@ -67,8 +68,10 @@ def test_predictor_from_specs_equals_model_on_training_features(spec_model):
     x = features_matrix([layer_table(parse_spec(s)) for s in specs])
     expected = model.predict_ms(x)
     np.testing.assert_allclose(predictor.predict_specs(specs), expected, rtol=1e-4)
-    np.testing.assert_allclose(predictor.predict_features(x), expected, rtol=1e-4)
+    tables = [layer_table(parse_spec(s)) for s in specs]
+    np.testing.assert_allclose(predictor.predict_layers(tables), expected, rtol=1e-4)
     assert predictor.predict_spec(specs[0]) == pytest.approx(expected[0], rel=1e-4)
+    assert predictor.info.takes_layers and predictor.info.layer_encoding == "lt-v1"
     assert predictor.info.device == "spec-test" and predictor.n_features == len(FEATURE_NAMES)
 
 
@@ -84,13 +87,17 @@ def test_runtime_imports_no_tensorflow_torch_or_xgboost(spec_model, tiny_tflite)
         "from dnncost.export.runtime import Predictor\n"
         f"p = Predictor.load({str(spec_model[1])!r})\n"
         f"a = p.predict_spec({TINY_SPEC!r}); b = p.predict_tflite({str(tiny_tflite)!r})\n"
-        "heavy = [m for m in ('tensorflow', 'torch', 'xgboost', 'keras', 'onnx', 'sklearn')"
+        "heavy = [m for m in ('tensorflow', 'torch', 'xgboost', 'keras', 'sklearn')"
         " if m in sys.modules]\n"
         "print(json.dumps({'heavy': heavy, 'a': a, 'b': b}))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["heavy"] == [] and result["a"] == pytest.approx(result["b"], rel=1e-6)
+    results = []
+    for blocked in ("", "sys.modules['onnx'] = None\n"):  # without onnx: the layer-table way
+        done = subprocess.run([sys.executable, "-c", "import sys\n" + blocked + code],
+                              capture_output=True, text=True, check=True)
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    for result in results:
+        assert result["heavy"] == [] and result["a"] == pytest.approx(result["b"], rel=1e-6)
+    assert results[0]["a"] == pytest.approx(results[1]["a"], rel=1e-6)
 
 
 def test_spec_lines_skip_comments_and_name_a_bad_line(spec_model):
@@ -116,7 +123,7 @@ def test_bad_inputs_are_refused_with_what_to_do(spec_model, tmp_path):
     with pytest.raises(ModelError, match="cannot load"):
         Predictor.load(tmp_path / "junk.onnx")
     other = Predictor(predictor.session, type(predictor.info)(**{
-        **predictor.info.__dict__, "feature_set": "unknown-v9"}), {})
+        **predictor.info.__dict__, "feature_set": "unknown-v9", "layer_encoding": None}), {})
     with pytest.raises(ModelError, match="unknown-v9"):
         other.predict_spec(TINY_SPEC)
 

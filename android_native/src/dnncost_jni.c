@@ -22,3 +22,22 @@ JNIEXPORT jint JNICALL Java_org_dnncost_CostModel_nativePredict(
     if (rows != NULL) (*env)->ReleaseFloatArrayElements(env, features, rows, JNI_ABORT);
     return (jint)status;
 }
+
+JNIEXPORT jint JNICALL Java_org_dnncost_CostModel_nativePredictLayers(
+    JNIEnv *env, jclass cls, jfloatArray layers, jlongArray network_index, jint n_rows,
+    jfloatArray out_ms, jint n_networks)
+{
+    (void)cls;
+    jfloat *rows = (*env)->GetFloatArrayElements(env, layers, NULL);
+    jlong *index = (*env)->GetLongArrayElements(env, network_index, NULL);
+    jfloat *out = (*env)->GetFloatArrayElements(env, out_ms, NULL);
+    int status = -1;
+    if (rows != NULL && index != NULL && out != NULL && sizeof(jlong) == sizeof(int64_t)) {
+        status = dnncost_predict_layers(rows, (const int64_t *)index, (int)n_rows, out,
+                                        (int)n_networks);
+    }
+    if (out != NULL) (*env)->ReleaseFloatArrayElements(env, out_ms, out, 0);
+    if (index != NULL) (*env)->ReleaseLongArrayElements(env, network_index, index, JNI_ABORT);
+    if (rows != NULL) (*env)->ReleaseFloatArrayElements(env, layers, rows, JNI_ABORT);
+    return (jint)status;
+}

@@ -37,22 +37,61 @@ public final class CostModel {
         return out;
     }
 
-    /** Prints the predicted ms of each line of a features CSV (a quick check). */
+    private static native int nativePredictLayers(float[] layers, long[] networkIndex,
+                                                  int nRows, float[] outMs, int nNetworks);
+
+    /** Columns of a layer row (the lt-v1 encoding, see include/dnncost.h). */
+    public static final int LAYER_COLUMNS = 14;
+
+    /**
+     * Predicted latency in ms of each network from its layer table: {@code layers} holds
+     * 14 floats per layer (row-major), {@code networkIndex} each layer's network 0..N-1,
+     * a network's layers together and in execution order.
+     */
+    public static float[] predictLayersMs(float[] layers, long[] networkIndex) {
+        int nRows = networkIndex.length;
+        if (layers.length != nRows * LAYER_COLUMNS) {
+            throw new IllegalArgumentException("layers length " + layers.length + " is not "
+                + LAYER_COLUMNS + " x " + nRows + " rows");
+        }
+        int nNetworks = nRows == 0 ? 0 : (int) networkIndex[nRows - 1] + 1;
+        float[] out = new float[nNetworks];
+        if (nativePredictLayers(layers, networkIndex, nRows, out, nNetworks) != 0) {
+            throw new IllegalStateException("dnncost_predict_layers failed (bad rows, or a "
+                + "model of other features)");
+        }
+        return out;
+    }
+
+    /**
+     * Prints the predicted ms of each line of a features CSV, or with {@code --layers}
+     * of each network of a layers CSV (network, then 14 numbers per line): a quick check.
+     */
     public static void main(String[] args) throws IOException {
+        boolean layers = args.length == 2 && args[0].equals("--layers");
         List<Float> values = new ArrayList<>();
-        try (BufferedReader in = new BufferedReader(new FileReader(args[0]))) {
+        List<Long> index = new ArrayList<>();
+        try (BufferedReader in = new BufferedReader(new FileReader(args[layers ? 1 : 0]))) {
             String line;
             while ((line = in.readLine()) != null) {
                 if (line.isBlank()) continue;
-                for (String field : line.split(",", -1)) {
-                    String text = field.trim();
+                String[] fields = line.split(",", -1);
+                for (int i = 0; i < fields.length; i++) {
+                    String text = fields[i].trim();
+                    if (layers && i == 0) {
+                        index.add(Long.parseLong(text));
+                        continue;
+                    }
                     boolean missing = text.isEmpty() || text.equalsIgnoreCase("nan");
                     values.add(missing ? Float.NaN : Float.parseFloat(text));
                 }
             }
         }
-        float[] features = new float[values.size()];
-        for (int i = 0; i < features.length; i++) features[i] = values.get(i);
-        for (float ms : predictMs(features)) System.out.println(ms);
+        float[] numbers = new float[values.size()];
+        for (int i = 0; i < numbers.length; i++) numbers[i] = values.get(i);
+        long[] networkIndex = new long[index.size()];
+        for (int i = 0; i < networkIndex.length; i++) networkIndex[i] = index.get(i);
+        float[] predicted = layers ? predictLayersMs(numbers, networkIndex) : predictMs(numbers);
+        for (float ms : predicted) System.out.println(ms);
     }
 }
