@@ -39,7 +39,7 @@ system-deps:
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "chromium not installed: the report's browser test will be skipped"
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps node-deps
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 gen: $(STAMP)
@@ -67,9 +67,10 @@ export: $(STAMP)
 	$(DNNCOST) export $(DEVICE_MODEL_DIR) -o $(ONNX) --store $(STORE)
 
 # The Node.js parity test's onnxruntime-node (its CPU binary ships in the npm package;
-# the skip stops its install script from reaching outside the npm registry).
+# the skip stops its install script from reaching outside the npm registry), the browser
+# test's playwright-core, and the report's ONNX Runtime Web (export/web).
 node-deps:
-	if command -v npm >/dev/null; then cd tests/node && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --silent; fi
+	if command -v npm >/dev/null; then (cd tests/node && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --silent) && (cd export/web && npm ci --no-audit --no-fund --silent); fi
 
 # The main job on the embedded default: 84 phones, three held out through ONNX, this
 # computer measured and placed against them, new networks predicted, the report.

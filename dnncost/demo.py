@@ -166,8 +166,13 @@ def run_main_demo(options: MainDemoOptions, echo: Callable[[str], None] = print,
     evaluation = {"results": [_as_result(r) for r in rows if "model" in r],
                   "predictions": held["predictions"],
                   "signature": [{"name": n} for n in held["signature"]]}
+    from dnncost.gen.spaces import iiswc_networks
+
+    example = next(spec.to_string() for _, label, spec in iiswc_networks()
+                   if label == "MobileNetV2 1.0")
     with Store(options.store_path) as store:
-        page = build_report(store, out / "report", evaluation)
+        page = build_report(store, out / "report", evaluation,
+                            {p: m["onnx"] for p, m in held["phones"].items()}, example)
     echo(f"[5/5] report: {page}   phone models: {out / 'demo' / '*.onnx'}")
     return {"rows": rows, "held_out": held, "host": host, "report": str(page)}
 

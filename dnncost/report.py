@@ -128,12 +128,56 @@ def worst_rows(predictions: dict[str, Any], count: int = 15) -> list[list[Any]]:
              f"{100 * error[i]:+.1f}%"] for i in order]
 
 
-def build_report(store: Store, out_dir: str | Path, evaluation: dict[str, Any]) -> Path:
+def web_runtime() -> Path | None:
+    """ONNX Runtime Web's files (``make node-deps`` installs them in export/web), or None."""
+    import dnncost.export
+
+    dist = Path(dnncost.export.__file__).parent / "web/node_modules/onnxruntime-web/dist"
+    return dist if all((dist / name).is_file() for name in WEB_RUNTIME_FILES) else None
+
+
+WEB_RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs",
+                     "ort-wasm-simd-threaded.wasm")
+
+
+def write_predictor_page(out: Path, phone_models: dict[str, str | Path], example: str
+                         ) -> Path | None:
+    """``OUT/predict.html``: pick a phone, give a spec or a .tflite, see its predicted
+    latency (ONNX Runtime Web runs the phone's exported model); None without the runtime."""
+    import json
+    import shutil
+
+    import dnncost.export
+    from dnncost.paths import safe_name
+
+    runtime = web_runtime()
+    if runtime is None or not phone_models:
+        return None
+    web = Path(dnncost.export.__file__).parent / "web"
+    (out / "ort").mkdir(parents=True, exist_ok=True)
+    (out / "models").mkdir(exist_ok=True)
+    for name in WEB_RUNTIME_FILES:
+        shutil.copyfile(runtime / name, out / "ort" / name)
+    entries = []
+    for phone, model in phone_models.items():
+        file = f"{safe_name(phone)}.onnx"
+        shutil.copyfile(model, out / "models" / file)
+        entries.append({"phone": phone, "file": file, "example": example})
+    (out / "models.json").write_text(json.dumps(entries, indent=1))
+    for name in ("predict.html", "dnncost.js"):
+        shutil.copyfile(web / name, out / name)
+    return out / "predict.html"
+
+
+def build_report(store: Store, out_dir: str | Path, evaluation: dict[str, Any],
+                 phone_models: dict[str, str | Path] | None = None,
+                 example_spec: str = "") -> Path:
     """Write ``OUT_DIR/index.html`` from the store and an evaluation; returns its path.
 
     ``evaluation`` holds ``results`` (rows with regime, mode, model, sampling, k and
     metrics), ``predictions`` (true_ms, pred_ms, device, network, label) and
-    ``signature`` (network names with their MACs).
+    ``signature`` (network names with their MACs). With ``phone_models`` (phone ->
+    exported .onnx) it also writes predict.html, the in-browser predictor.
     """
     out = Path(out_dir)
     try:
@@ -174,6 +218,12 @@ def build_report(store: Store, out_dir: str | Path, evaluation: dict[str, Any]) 
                                      "failed runs"], devices),
         "<h2>Latency distribution per device</h2>" + _latency_plot(store),
     ]
+    predictor = write_predictor_page(out, phone_models or {}, example_spec)
+    if predictor is not None:
+        sections.insert(1, "<p>Predict any network on these phones in the browser: "
+                           "<a href=predict.html>predict.html</a> <span class=note>(serve "
+                           "this folder over http, e.g. <code>python -m http.server -d "
+                           f"{html.escape(str(out))}</code>)</span></p>")
     page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>dnncost report"
             f"</title><style>{_STYLE}</style></head><body>{''.join(sections)}"
             f"{_SELF_CHECK}</body></html>")
