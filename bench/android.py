@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import adbutils
+from adbutils._adb import AdbConnection
 
 from dnncost.bench import protocol
 from dnncost.bench.binary import resolve_binary
@@ -44,24 +45,53 @@ def _hottest(readings: str) -> float | None:
     return max(values) if values else None
 
 
-def connect_clients(servers: list[str]) -> list[adbutils.AdbClient]:
-    """AdbClients for ``HOST:PORT`` servers (the local server on 5037 when empty).
+class _NoStartConnection(AdbConnection):
+    """adbutils' connection, except that it never runs `adb start-server` itself (it does
+    on any failed connect): a lost server is reported, not silently replaced."""
 
-    An explicit server must already listen: adbutils would otherwise start a local one.
-    """
+    def _safe_connect(self) -> socket.socket:
+        return self._create_socket()
+
+
+class ServerClient(adbutils.AdbClient):
+    """An AdbClient of one server that never starts another."""
+
+    def make_connection(self, timeout: float | None = None) -> AdbConnection:
+        connection = _NoStartConnection(self.host, self.port)
+        if timeout:
+            connection.conn.settimeout(timeout)
+        return connection
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+def connect_clients(servers: list[str]) -> list[adbutils.AdbClient]:
+    """Clients of the ``HOST:PORT`` servers, or of the local server on 5037 (started now,
+    as `adb devices` does, when it is not running). An explicit server must already
+    listen; no server is ever started behind the user's back during a sweep."""
     if not servers:
-        return [adbutils.AdbClient(host="127.0.0.1", port=5037)]
+        if not _listening("127.0.0.1", 5037):
+            try:  # adbutils' own client starts the server when it finds none
+                adbutils.AdbClient(host="127.0.0.1", port=5037).server_version()
+            except _ADB_FAILURES:
+                pass  # discover() reports it
+        return [ServerClient(host="127.0.0.1", port=5037)]
     clients = []
     for server in servers:
         host, _, port = server.rpartition(":")
-        if not host or not port.isdigit():
-            raise DeviceError(f"--adb {server!r} is not HOST:PORT (e.g. 192.168.1.5:5037)")
-        try:
-            socket.create_connection((host, int(port)), timeout=5).close()
-        except OSError as exc:
-            raise DeviceError(f"adb server {server} is not reachable ({exc.strerror or exc}): "
-                              "run `adb start-server` there, or fix --adb HOST:PORT") from None
-        clients.append(adbutils.AdbClient(host=host, port=int(port)))
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise DeviceError(f"--adb {server[:100]!r} is not HOST:PORT "
+                              "(e.g. 192.168.1.5:5037)")
+        if not _listening(host, int(port)):
+            raise DeviceError(f"adb server {server} is not reachable: run `adb start-server` "
+                              "there, or fix --adb HOST:PORT")
+        clients.append(ServerClient(host=host, port=int(port)))
     return clients
 
 
@@ -135,6 +165,10 @@ class AndroidRunner:
             except adbutils.AdbTimeout:
                 raise
             except _ADB_FAILURES as exc:
+                if not _listening(self.client.host, self.client.port):
+                    raise DeviceGone(f"the adb server {self.client.host}:{self.client.port} "
+                                     "stopped answering: restart it (`adb start-server`) and "
+                                     "rerun") from None
                 if attempt == 2 or not self.present():
                     raise DeviceGone(f"device {self.serial} disappeared ({exc})") from None
         raise AssertionError("unreachable")

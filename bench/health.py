@@ -11,6 +11,8 @@ import socket
 
 import adbutils
 
+from dnncost.errors import shown
+
 from dnncost.bench.binary import ABI_BINARIES
 from dnncost.paths import cache_dir
 
@@ -33,7 +35,11 @@ def adb_findings(servers: list[str]) -> list[Finding]:
     findings = [Finding("adb binary", True, adbutils.adb_path())]
     for server in servers or ["127.0.0.1:5037"]:
         host, _, port = server.rpartition(":")
-        address = (host or "127.0.0.1", int(port or 5037))
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            findings.append(Finding(f"adb server {shown(server)}", False,
+                                    "not HOST:PORT (e.g. 192.168.1.5:5037): fix --adb"))
+            continue
+        address = (host or "127.0.0.1", int(port))
         if not _listening(*address):
             findings.append(Finding(f"adb server {server}", False,
                                     "not running: run `adb start-server` there, "

@@ -18,6 +18,7 @@ IISWC 2020 data, which records averages).
 
 from __future__ import annotations
 
+import math
 import re
 
 from dnncost.records import RunStats
@@ -161,14 +162,52 @@ def failure(lines: list[str], exit_code: int | None) -> str | None:
     return None
 
 
+MAX_PLAUSIBLE_MS = 3.6e6  # an hour a run: above it, the numbers are not timings
+
+
+def impossible(stats: RunStats) -> str | None:
+    """Why parsed statistics cannot be a measurement (non-finite or non-positive times,
+    min above max, a negative spread, no runs), or None."""
+    times = {name: getattr(stats, name) for name in ("mean_ms", "median_ms", "min_ms",
+                                                     "max_ms", "first_run_ms")}
+    given = {k: v for k, v in times.items() if v is not None}
+    if any(not math.isfinite(v) or v <= 0 for v in given.values()):
+        return "a time is zero, negative or not a number"
+    if any(v > MAX_PLAUSIBLE_MS for v in given.values()):
+        return f"a time over {MAX_PLAUSIBLE_MS:g} ms"
+    low, high = given.get("min_ms"), given.get("max_ms")
+    if low is not None and high is not None and low > high * (1 + 1e-9):
+        return "min above max"
+    if low is not None and high is not None and any(
+            not low * (1 - 1e-9) <= given[k] <= high * (1 + 1e-9)
+            for k in ("mean_ms", "median_ms") if k in given):
+        return "the mean or median outside [min, max]"
+    if stats.std_ms is not None and (not math.isfinite(stats.std_ms) or stats.std_ms < 0):
+        return "a negative or non-finite spread"
+    if stats.runs is not None and stats.runs < 1:
+        return "no timed runs"
+    return None
+
+
 def parse_output(text: str, exit_code: int | None = 0) -> RunStats:
-    """Parse one benchmark_model output; failures give a RunStats with ``error`` set."""
+    """Parse one benchmark_model output; failures give a RunStats with ``error`` set, and
+    so do timings that cannot be true (the raw output is kept beside the row)."""
     lines = clean_lines(text)
     error = failure(lines, exit_code)
     if error is not None:
         return RunStats(error=error)
+    announced = sum(line.startswith("Running benchmark for at least") for line in lines)
+    if announced > len(stat_lines(lines)) and not any(
+            "BENCHMARK RESULTS" in line for line in lines):
+        return RunStats(error="benchmark_model announced timed runs but reported only "
+                              f"{len(stat_lines(lines))} of {announced} sections (the "
+                              "warm-up?): re-run it")
     for parser in (_litert, _classic, _older):
         parsed = parser(lines)
         if parsed is not None and parsed.median_ms is not None:
+            reason = impossible(parsed)
+            if reason:
+                return RunStats(error=f"impossible timings from benchmark_model ({reason}): "
+                                      "re-run it; the raw output is kept")
             return parsed
     return RunStats(error="unrecognized benchmark_model output: no timings found")

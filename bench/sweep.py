@@ -6,15 +6,23 @@ flight; ``pending`` is every network without an OK row for (device, config).
 
 from __future__ import annotations
 
+import fcntl
+import os
+import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterator
 
 from dnncost.bench.protocol import drifted, shuffled
-from dnncost.bench.runner import DeviceGone, Runner
-from dnncost.records import Measurement, Network, NetworkFile, config_hash
+from dnncost.bench.runner import DeviceGone, Outcome, Runner
+from dnncost.errors import DeviceError
+from dnncost.paths import safe_name
+from dnncost.records import (Measurement, Network, NetworkFile, RunStats, config_hash,
+                             sha256_file)
 from dnncost.store import Store
 
 
@@ -30,6 +38,7 @@ class SweepOptions:
     max_temp_wait_s: float = 300.0
     cooldown_s: float = 0.0
     source: str = "dnncost bench"
+    wait: bool = False  # for another sweep of the same device into the same store
 
 
 @dataclass
@@ -57,6 +66,30 @@ def _now() -> str:  # milliseconds: a device's measurements keep their order in 
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+@contextmanager
+def sweep_lock(store_path: Path, device: str, wait: bool = False) -> Iterator[None]:
+    """Hold the (store, device) sweep lock: an flock on a file beside the store, which the
+    system drops when its process ends however it ends (kill -9 included). Held by
+    another sweep: DeviceError naming its pid and host, or, with ``wait``, wait."""
+    path = store_path.with_name(f".{store_path.name}.{safe_name(device)}.lock")
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()[:100] or "another process"
+            raise DeviceError(f"{device} is being measured into {store_path} already "
+                              f"({holder}): let that sweep finish, or pass --wait") from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class Sweep:
     """Measures ``networks`` on ``runner`` into ``store``; call :meth:`run`."""
 
@@ -71,12 +104,15 @@ class Sweep:
         self.summary = DeviceSummary(runner.device_id)
         self.config: dict = {}
         self._seq = 0
+        self._files: dict[str, str | None] = {}  # model file -> why not to measure it
 
     def run(self) -> DeviceSummary:
-        """Describe the device, measure what is pending; DeviceGone ends it early."""
+        """Describe the device, measure what is pending; DeviceGone ends it early. One
+        sweep of a device into a store at a time (``options.wait``: wait for the other)."""
         started = time.monotonic()
         try:
-            self._run()
+            with sweep_lock(self.store.path, self.runner.device_id, self.options.wait):
+                self._run()
         except DeviceGone as exc:
             self.summary.status = f"gone: {exc}"
         finally:
@@ -117,7 +153,8 @@ class Sweep:
             batch_end = len(since_good) >= self.options.canary_every or index == len(todo) - 1
             if canary is None or not batch_end:
                 continue
-            if drifted(reference, self._canary(canary), self.options.drift_tolerance):
+            if drifted(reference, self._canary(canary, reference, since_good),
+                       self.options.drift_tolerance):
                 self._sleep(self.options.drift_cooldown_s or 0.0)
                 self._wait_cool()
                 self._canary(canary)
@@ -128,20 +165,54 @@ class Sweep:
                 self._canary(canary)  # recorded, so the series shows the re-measured state
             since_good = []
 
-    def _canary(self, canary: Network) -> float | None:
+    def _canary(self, canary: Network, reference: float | None = None,
+                since_good: list[Network] | None = None) -> float | None:
+        """Measure the canary and record it; when it moved past the tolerance from
+        ``reference``, the networks measured since the last good canary are marked
+        pending in the same transaction (a kill during the cool-down keeps no drifted
+        row as good)."""
         outcome = self.runner.measure(canary, file_of(canary, self.runner.file_format))
         median_ms = outcome.parsed.median_ms if outcome.parsed.ok else None
-        self.store.put_canary(self.summary.device_id, self.config, self._seq, canary.id,
-                              median_ms)
+        with self.store.transaction():
+            self.store.put_canary(self.summary.device_id, self.config, self._seq, canary.id,
+                                  median_ms)
+            if since_good and drifted(reference, median_ms, self.options.drift_tolerance):
+                self.store.mark_pending(
+                    self.summary.device_id, self.config, [n.id for n in since_good],
+                    f"measured while the canary drifted ({median_ms:.4g} ms against "
+                    f"{reference:.4g} ms): pending a re-measurement")
         self._seq += 1
         if median_ms is not None:
             self.summary.canaries_ms.append(median_ms)
         return median_ms
 
+    def _file_problem(self, network: Network, file: NetworkFile) -> str | None:
+        """Why a network's file must not be measured (missing, or not the bytes gen
+        recorded), checked once per file per sweep; None when it is the recorded file."""
+        if file.path not in self._files:
+            try:
+                digest = sha256_file(file.path)
+            except OSError as exc:
+                self._files[file.path] = (f"model file {file.path} cannot be read "
+                                          f"({exc.strerror}): run `dnncost gen` again")
+            else:
+                self._files[file.path] = None if digest == file.sha256 else (
+                    f"model file {file.path} has sha256 {digest[:12]}..., but the store "
+                    f"recorded {file.sha256[:12]}... for {network.name}: it is another "
+                    "network's file or changed; run `dnncost gen` again to rewrite it")
+        return self._files[file.path]
+
     def _measure(self, network: Network, remeasure: bool = False) -> Measurement:
-        # Without --max-temp the runner reads the temperature along with the run itself.
-        temperature = self._wait_cool() if self.options.max_temp_c is not None else None
-        outcome = self.runner.measure(network, file_of(network, self.runner.file_format))
+        file = file_of(network, self.runner.file_format)
+        assert file is not None
+        problem = self._file_problem(network, file)
+        if problem is not None:
+            outcome = Outcome(RunStats(error=problem), None, 0.0)
+            temperature = None
+        else:
+            # Without --max-temp the runner reads the temperature along with the run.
+            temperature = self._wait_cool() if self.options.max_temp_c is not None else None
+            outcome = self.runner.measure(network, file)
         if outcome.temperature_c is not None:
             temperature = outcome.temperature_c
         measurement = Measurement(

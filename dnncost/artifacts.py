@@ -10,6 +10,7 @@ go through :func:`write_latency_csv` and :func:`read_latency_csv`.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
@@ -20,6 +21,10 @@ from typing import Any, Iterable
 from dnncost.errors import InputError
 
 LATENCY_COLUMNS = ("network", "latency_ms")
+_WRITE_ADVICE = {errno.ENOSPC: "free disk space, or pass another output path",
+                 errno.EFBIG: "free disk space, or pass another output path",
+                 errno.EDQUOT: "free disk space, or pass another output path",
+                 errno.EISDIR: "pass a file path, not a directory"}
 
 
 def write_atomic(path: str | Path, data: bytes) -> Path:
@@ -34,8 +39,8 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except OSError as exc:
-        raise InputError(f"cannot write {path} ({exc.strerror or exc}): free space or pass "
-                         "another output path") from None
+        raise InputError(f"cannot write {path} ({exc.strerror or exc}): "
+                         f"{_WRITE_ADVICE.get(exc.errno, 'pass another output path')}") from None
     finally:
         if temp.exists():
             temp.unlink()

@@ -12,9 +12,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable
 
-from dnncost.errors import InputError
+from dnncost.errors import InputError, shown
 from dnncost.importers import ImportSummary
-from dnncost.records import OP_TYPES, Device, Layer, Measurement, Network, stable_id
+from dnncost.records import OP_TYPES, Device, Layer, Measurement, Network, config_hash, stable_id
 from dnncost.store import Store
 
 CSV_SOURCE = "csv"
@@ -31,16 +31,23 @@ _DEVICE_COLUMNS: dict[str, Callable[[str], Any]] = {
 def _read(path: str | Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
     file = Path(path)
     if not file.is_file():
-        raise InputError(f"{file} not found: pass an existing CSV file")
-    with file.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in reader.fieldnames or []]
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise InputError(f"{file}:1: missing column(s) {', '.join(missing)}")
-        reader.fieldnames = header
-        return [(n, {k: (v or "").strip() for k, v in row.items() if k})
-                for n, row in enumerate(reader, start=2)]
+        raise InputError(f"{shown(file)} not found: pass an existing CSV file")
+    try:
+        with file.open(newline="", encoding="utf-8-sig") as handle:  # a BOM is no column
+            reader = csv.DictReader(handle)
+            header = [h.strip() for h in reader.fieldnames or []]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise InputError(f"{shown(file)}:1: missing column(s) {', '.join(missing)}")
+            reader.fieldnames = header
+            return [(n, {k: (v or "").strip() for k, v in row.items() if k})
+                    for n, row in enumerate(reader, start=2)]
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{shown(file)}: not UTF-8 text (byte {exc.start}): save it as a "
+                         "UTF-8 CSV file") from None
+    except csv.Error as exc:
+        raise InputError(f"{shown(file)}: not a CSV file dnncost reads ({str(exc)[:80]}): "
+                         "fix the line") from None
 
 
 def _value(where: str, column: str, text: str, kind: Callable[[str], Any]) -> Any:
@@ -49,13 +56,15 @@ def _value(where: str, column: str, text: str, kind: Callable[[str], Any]) -> An
     try:
         value = kind(text)
     except ValueError:
-        raise InputError(f"{where}: column {column}: {text!r} is not a {kind.__name__}") from None
+        raise InputError(f"{where}: column {column}: {shown(text)!r} is not a "
+                         f"{kind.__name__}") from None
     if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(f"{where}: column {column}: {text!r} is not finite")
+        raise InputError(f"{where}: column {column}: {shown(text)!r} is not finite")
     return value
 
 
 def _parse_measurements(path: str | Path) -> list[tuple[str, str, float, dict[str, Any]]]:
+    lines: dict[tuple[str, str, str], int] = {}
     parsed = []
     for line, row in _read(path, ("device", "network", "latency_ms")):
         where = f"{path}:{line}"
@@ -69,6 +78,11 @@ def _parse_measurements(path: str | Path) -> list[tuple[str, str, float, dict[st
             value = _value(where, column, row.get(column, ""), kind)
             if value is not None:
                 config[column] = value
+        key = (row["device"], row["network"], config_hash(config))
+        if key in lines:
+            raise InputError(f"{where}: {shown(row['network'])} on {shown(row['device'])} is "
+                             f"also on line {lines[key]}: keep one row per measurement")
+        lines[key] = line
         parsed.append((row["device"], row["network"], latency, config))
     return parsed
 

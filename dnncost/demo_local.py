@@ -58,7 +58,7 @@ class DemoOptions:
 
 def collect(options: DemoOptions, show_progress: bool = True) -> str:
     """Fill the store (steps 1-2) and return a line saying what it holds."""
-    with Store(options.store_path) as store:
+    with Store(options.store_path, create=options.source != "store") as store:
         if options.source == "iiswc":
             from dnncost.importers import import_iiswc
 
@@ -170,6 +170,9 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = print,
     if len(set(data.device_groups)) < 3:
         raise InputError(f"store {options.store_path} has measurements of fewer than 3 "
                          "devices for one config: measure more profiles or phones")
+    if options.held_out is not None and options.held_out not in data.device_ids:
+        raise InputError(f"unknown held-out device {options.held_out[:100]!r}: use one of "
+                         + ", ".join(data.device_ids[:8]))  # before the long evaluation
     echo(f"[2/4] leave-devices-out evaluation over {len(data.device_ids)} devices")
     results = evaluation_grid(data, options)
     device_id = options.held_out or data.device_ids[-1]

@@ -48,7 +48,16 @@ def store_check(path: str) -> Check:
 
 
 def run_checks(store_path: str, adb_servers: list[str]) -> list[Check]:
-    """All checks, in the order a user would fix them."""
+    """All checks, in the order a user would fix them (InputError for an --adb that is
+    not HOST:PORT)."""
+    import re
+
+    from dnncost.errors import InputError, shown
+
+    for server in adb_servers:
+        port = server.rpartition(":")[2]
+        if not re.fullmatch(r"[^\s:]+:\d{1,5}", server) or not 0 < int(port) < 65536:
+            raise InputError(f"--adb {shown(server)!r} is not HOST:PORT (e.g. 192.168.1.5:5037)")
     checks = package_checks() + [store_check(store_path)]
     try:
         from dnncost.bench.health import adb_findings, binary_findings

@@ -27,3 +27,12 @@ class ToolError(DnncostError):
 
 class ModelError(DnncostError):
     """A cost model cannot be trained, loaded, adapted or exported."""
+
+
+MAX_QUOTED = 100  # characters of user input a message quotes
+
+
+def shown(value: object, limit: int = MAX_QUOTED) -> str:
+    """User input as a message quotes it: at most ``limit`` characters."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -24,6 +24,7 @@ def describe(exportable: Any, info: Mapping[str, Any], device: str | None) -> di
         or meta.get("signature_latency_ms"),
         "training_metrics": meta.get("training_metrics") or info.get("training_metrics"),
         "fit_score": info.get("fit_score"), "mode": info.get("mode"),
+        "feature_ranges": info.get("feature_ranges"),
         "model": info.get("model")}.items() if v})
     return meta
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -81,7 +84,28 @@ def convert_job(spec_text: str, identity: str, precisions: tuple[str, ...], out_
     return written
 
 
-def _worker_init(threads: int, verbose: bool) -> None:
+def _die_with(parent: int) -> None:
+    """End this worker when ``parent`` (the gen process) ends, however it ends: Linux's
+    parent-death signal, and a watch on the parent pid where that is not to be had."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it ended before we could ask
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _worker_init(threads: int, verbose: bool, parent: int) -> None:
+    _die_with(parent)
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -180,7 +204,7 @@ def generate(store: Store, space: str, count: int | None, seed: int,
         threads = max(1, (os.cpu_count() or 1) // workers)
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
-                                 initargs=(threads, verbose)) as pool:
+                                 initargs=(threads, verbose, os.getpid())) as pool:
             futures = {pool.submit(convert_job, spec.to_string(), network.id, needed, str(out)):
                        (network, layers, kept) for spec, network, layers, needed, kept in work}
             try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import tempfile
 import os
 import warnings
 from typing import Any, Callable, Iterator
@@ -105,8 +106,22 @@ def convert(model: Any, precision: str, seed: int = 0) -> bytes:
             warnings.simplefilter("ignore", UserWarning)  # Keras prints the signature
             return bytes(converter.convert())
     except Exception as exc:  # the converter raises many unrelated types
+        _check_temp_space()  # a full disk surfaces as any of them
         raise ToolError(f"TFLite conversion ({precision}) failed: {exc}".splitlines()[0]) \
             from None
+
+
+def _check_temp_space(probe_bytes: int = 1 << 20) -> None:
+    """Raise the real cause when the converter's temporary files cannot be written."""
+    try:
+        with tempfile.TemporaryFile() as probe:
+            probe.write(b"\0" * probe_bytes)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        raise ToolError(f"TFLite conversion cannot write its temporary files in "
+                        f"{tempfile.gettempdir()} ({exc.strerror}): free disk space there, "
+                        "or point TMPDIR at a disk with room") from None
 
 
 def spec_to_tflite(spec: NetworkSpec, precisions: tuple[str, ...], seed: int = 0

@@ -27,7 +27,7 @@ import numpy as np
 
 from dnncost import __version__
 from dnncost.artifacts import write_atomic, write_json
-from dnncost.errors import ModelError
+from dnncost.errors import ModelError, shown
 from dnncost.learn.device_model import DeviceModel
 from dnncost.learn.exportable import AnchorSmoother, CostSumTerm, ExportableModel, TreeTerm
 
@@ -48,17 +48,30 @@ def _format_of(path: Path, manifest: dict[str, Any], supported: int, what: str) 
     return version
 
 
+def out_dir(model_dir: str | Path) -> Path:
+    """A directory to write a model into (made if missing; a file there is an error)."""
+    path = Path(model_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ModelError(f"{shown(path)} is a file, not a directory: pass another -o DIR") \
+            from None
+    except OSError as exc:
+        raise ModelError(f"cannot create {shown(path)} ({exc.strerror}): pass another -o DIR") \
+            from None
+    return path
+
+
 def save_model(model_dir: str | Path, trained: Any, manifest: dict[str, Any],
                signature: list[dict[str, str]], report_md: str) -> Path:
     """Write a trained model directory; returns its path."""
     from dnncost.learn.state import dump_state
 
-    path = Path(model_dir)
-    path.mkdir(parents=True, exist_ok=True)
+    path = out_dir(model_dir)
     dump_state(trained, path)
     write_json(path / "signature.json", {"networks": signature})
     write_json(path / "report.json", manifest.get("report", {}))
-    (path / "report.md").write_text(report_md)
+    write_atomic(path / "report.md", report_md.encode())
     write_json(path / MANIFEST, {**manifest, "dnncost_version": __version__,
                                   "format_version": MODEL_FORMAT})
     return path
@@ -122,8 +135,7 @@ def _cost_sum_from_json(cost: dict[str, Any]) -> CostSumTerm:
 
 def save_device_model(model_dir: str | Path, model: DeviceModel) -> Path:
     """Write a device model directory readable by :func:`load_device_model`."""
-    path = Path(model_dir)
-    path.mkdir(parents=True, exist_ok=True)
+    path = out_dir(model_dir)
     exp = model.exportable
     terms = []
     for j, term in enumerate(exp.trees):

@@ -22,6 +22,7 @@ from dnncost.learn.dataset import config_hashes, device_type, load_dataset
 from dnncost.learn.evaluation import metrics
 from dnncost.learn.device_model import DeviceModel
 from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET
+from dnncost.learn.ranges import feature_ranges
 from dnncost.learn.lowrank import fit_score, measurement_residuals
 from dnncost.learn.model_io import load_device_model, load_model, save_device_model, save_model
 from dnncost.learn.training import Trained, TrainOptions, train
@@ -155,7 +156,9 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
                   "calibration_shift_log": shift,
                   "measured_networks": len(measured), "model_dir": str(model_dir),
                   "mode": manifest["mode"], "model": manifest["model"],
-                  "training_metrics": manifest.get("metrics") or {}}
+                  "training_metrics": manifest.get("metrics") or {},
+                  "feature_ranges": feature_ranges(trained.estimator.features_)
+                  if model.exportable.feature_set == FEATURE_SET else None}
     save_device_model(out_dir, model)
     return {"fit_score": score, "warning": warning, "suspect_measurements": suspect,
             "measured_networks": len(measured)}
@@ -193,8 +196,10 @@ def predict_rows(device_model_dir: str | Path, store: Store,
 
 
 
-def spec_predictor(device_model_dir: str | Path) -> Callable[[str], float]:
-    """A function from a spec string (see dnncost.gen.spec) to its predicted latency_ms."""
+def spec_predictor(device_model_dir: str | Path) -> tuple[Callable[[str], float],
+                                                         dict[str, Any] | None]:
+    """A function from a spec string (see dnncost.gen.spec) to its predicted latency_ms,
+    and the training networks' feature ranges (for an out-of-range warning)."""
     from dnncost.gen.layers import layer_table
     from dnncost.gen.spec import parse_spec
 
@@ -203,4 +208,4 @@ def spec_predictor(device_model_dir: str | Path) -> Callable[[str], float]:
     def predict(text: str) -> float:
         return float(model.predict_ms([layer_table(parse_spec(text))], [text])[0])
 
-    return predict
+    return predict, dict(model.info).get("feature_ranges")

@@ -285,3 +285,22 @@ def test_verbose_shows_the_tool_output(store_path, adb_server, emulated_device, 
     run_bench(store_path, adb_server, dev.serial, network_names=None, show_output=True)
     shown = capsys.readouterr().err
     assert shown.count("--- Pixel_4_") == 3 and len(STAT.findall(shown)) >= 3
+
+
+def test_cli_a_sweep_where_every_run_failed_exits_2_and_keeps_the_errors(
+        store_path, adb_server, emulated_device):
+    from click.testing import CliRunner
+
+    from dnncost.cli import cli
+
+    dev = emulated_device(profile="pixel4")
+    dev.inject("fail", times=-1, message="Failed to apply GPU delegate.")
+    result = CliRunner().invoke(cli, [
+        "-q", "bench", "--device", dev.serial, "--adb", f"{adb_server.host}:{adb_server.port}",
+        "--store", str(store_path), "--benchmark-binary", str(standin()), "--runs", "3",
+        "--canary-every", "0"])
+    assert result.exit_code == 2
+    assert "every run failed on Pixel_4_" in result.output and "(3 of 3)" in result.output
+    with Store(store_path) as store:
+        errors = [m.error for m in store.measurements()]
+    assert len(errors) == 3 and all("GPU delegate" in (e or "") for e in errors)

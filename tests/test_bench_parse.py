@@ -58,3 +58,25 @@ def test_fields_match_measurement_keywords():
     from dnncost.records import Measurement
 
     Measurement("d", "n", {}, **RunStats(mean_ms=1.0, median_ms=1.0).fields())
+
+
+_WARMUP = ("INFO: Running benchmark for at least 5 iterations and at least 0.5 seconds.\n"
+           "INFO: count=5 first=9000 curr=8700 min=8650 max=9000 avg=8790 std=120\n")
+IMPOSSIBLE = {  # tool output -> the error row it must become (never an OK row)
+    "count=30 first=1 curr=1 min=1 max=2 avg=-5000 std=1\n": "zero, negative",
+    "count=30 first=0 curr=0 min=0 max=0 avg=0 std=0\n": "zero, negative",
+    "count=30 first=1e+300 curr=1e+300 min=1e+300 max=1e+300 avg=1e+300 std=0\n": "a time over",
+    "count=30 first=900 curr=900 min=950 max=900 avg=920 std=1\n": "min above max",
+    "count=30 first=900 curr=900 min=800 max=900 avg=1200 std=1\n": "outside [min, max]",
+    "count=30 first=900 curr=900 min=800 max=950 avg=900 std=-3\n": "negative",
+    "count=0 first=900 curr=900 min=800 max=950 avg=900 std=3\n": "no timed runs",
+    _WARMUP + "INFO: Running benchmark for at least 30 iterations and at least 1 seconds.\n":
+        "reported only 1 of 2",
+}
+
+
+@pytest.mark.parametrize("text", sorted(IMPOSSIBLE))
+def test_impossible_timings_are_error_rows(text: str):
+    parsed = parse_output(text)
+    assert not parsed.ok and IMPOSSIBLE[text] in parsed.error, parsed
+    assert parsed.median_ms is None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +16,22 @@ from dnncost.bench.protocol import (RunConfig, benchmark_command, big_core_mask,
 from dnncost.bench.runner import Outcome
 from dnncost.bench.sweep import Sweep, SweepOptions
 from dnncost.errors import InputError, ToolError
-from dnncost.records import Device, Network, NetworkFile
+from dnncost.records import Device, Network, NetworkFile, sha256_file
 from dnncost.store import Store
 
-NETWORKS = [Network(f"id{i}", f"net{i}", "tiny", files=(NetworkFile("tflite-int8", f"/m{i}", "0"),))
-            for i in range(6)]
+def _networks(folder: Path) -> list[Network]:
+    """Six networks whose model files exist with the sha256 the store records."""
+    folder.mkdir(parents=True, exist_ok=True)
+    networks = []
+    for i in range(6):
+        path = folder / f"m{i}.tflite"
+        path.write_bytes(f"model {i}".encode())
+        networks.append(Network(f"id{i}", f"net{i}", "tiny", files=(
+            NetworkFile("tflite-int8", str(path), sha256_file(str(path))),)))
+    return networks
+
+
+NETWORKS = _networks(Path(tempfile.mkdtemp(prefix="dnncost-sweep-")))
 
 
 class ScriptedDevice:

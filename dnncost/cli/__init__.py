@@ -41,6 +41,11 @@ class _Root(click.Group):
         except DnncostError as exc:
             click.echo(f"dnncost: error: {exc}", err=True)
             sys.exit(2)
+        except click.UsageError as exc:  # one line too: what is wrong, where the help is
+            where = exc.ctx.command_path if exc.ctx else "dnncost"
+            click.echo(f"dnncost: error: {exc.format_message()} (see `{where} --help`)",
+                       err=True)
+            sys.exit(2)
         except KeyboardInterrupt:
             click.echo("dnncost: interrupted; finished work is saved in the store", err=True)
             sys.exit(130)

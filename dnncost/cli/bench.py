@@ -23,34 +23,41 @@ from dnncost.paths import safe_name
               show_default=True, help="Which network file to run.")
 @click.option("--delegate", type=click.Choice(["cpu", "xnnpack", "gpu", "nnapi"]),
               default="cpu", show_default=True, help="cpu: builtin kernels, no delegate.")
-@click.option("--threads", type=int, default=1, show_default=True, help="--num_threads.")
+@click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
+              help="--num_threads.")
 @click.option("--core-mask", default="big", show_default=True,
               help="`big` (fastest cores, one per thread), `all` (no pinning) or a hex mask.")
-@click.option("--warmup-runs", type=int, default=5, show_default=True,
+@click.option("--warmup-runs", type=click.IntRange(0), default=5, show_default=True,
               help="Untimed runs first.")
-@click.option("--runs", type=int, default=30, show_default=True, help="Timed runs.")
-@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True,
+@click.option("--runs", type=click.IntRange(1), default=30, show_default=True,
+              help="Timed runs.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True),
+              default=600.0, show_default=True,
               help="Seconds before a hung run becomes an error row.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the per-device shuffled order.")
-@click.option("--canary-every", type=int, default=10, show_default=True,
+@click.option("--canary-every", type=click.IntRange(0), default=10, show_default=True,
               help="Re-measure a canary network every N networks (0: off).")
-@click.option("--drift-tolerance", type=float, default=0.05, show_default=True,
+@click.option("--drift-tolerance", type=click.FloatRange(min=0), default=0.05,
+              show_default=True,
               help="Canary change (fraction) that triggers cool-down and re-measurement.")
-@click.option("--drift-cooldown", "drift_cooldown_s", type=float,
+@click.option("--drift-cooldown", "drift_cooldown_s", type=click.FloatRange(min=0),
               help="Seconds to rest after a drift (default 60; 0 with --device local).")
 @click.option("--max-temp", "max_temp_c", type=float,
               help="Wait before a run while the device is hotter (degrees C).")
-@click.option("--max-temp-wait", "max_temp_wait_s", type=float, default=300.0,
-              show_default=True, help="Longest wait for --max-temp, in seconds.")
-@click.option("--cooldown", "cooldown_s", type=float, default=0.0, show_default=True,
-              help="Seconds between runs.")
+@click.option("--max-temp-wait", "max_temp_wait_s", type=click.FloatRange(min=0),
+              default=300.0, show_default=True, help="Longest wait for --max-temp, in seconds.")
+@click.option("--cooldown", "cooldown_s", type=click.FloatRange(min=0), default=0.0,
+              show_default=True, help="Seconds between runs.")
 @click.option("--signature", type=click.Path(),
               help="signature.json or MODEL_DIR: measure only that signature set.")
 @click.option("--local-profile", "local_profiles", default="t1", show_default=True,
               help="With --device local: tN or tN-xnnpack names, e.g. t1,t1-xnnpack,t2-xnnpack.")
-@click.option("--reconnect-wait", "reconnect_wait_s", type=float, default=10.0,
-              show_default=True, help="Seconds a vanished device gets to come back.")
+@click.option("--reconnect-wait", "reconnect_wait_s", type=click.FloatRange(min=0),
+              default=10.0, show_default=True,
+              help="Seconds a vanished device gets to come back.")
+@click.option("--wait", is_flag=True,
+              help="If another sweep of the device into this store runs, wait for it.")
 @store_option
 def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
           benchmark_binary: str | None, precision: str, delegate: str, threads: int,
@@ -58,7 +65,7 @@ def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
           canary_every: int, drift_tolerance: float, drift_cooldown_s: float | None,
           max_temp_c: float | None, max_temp_wait_s: float, cooldown_s: float,
           signature: str | None, local_profiles: str, reconnect_wait_s: float,
-          store_path: str) -> None:
+          wait: bool, store_path: str) -> None:
     """Measure every network not yet measured on the device(s), resumably.
 
     \b
@@ -80,7 +87,7 @@ def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
     options = SweepOptions(seed=seed, canary_every=canary_every,
                            drift_tolerance=drift_tolerance, drift_cooldown_s=drift_cooldown_s,
                            max_temp_c=max_temp_c, max_temp_wait_s=max_temp_wait_s,
-                           cooldown_s=cooldown_s)
+                           cooldown_s=cooldown_s, wait=wait)
     names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
     report = run_bench(store_path, device, run, options, names, list(adb_servers),
                        benchmark_binary, local_profiles, signature, show_progress=not quiet(),
@@ -97,6 +104,13 @@ def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
             f"({'; '.join(f'{s.device_id}: {s.status}' for s in report.gone)}): fix that and "
             "rerun the same command; finished work is in the store and only pending "
             "networks run again")
+    all_failed = [s for s in report.summaries if s.failed and not s.done]
+    if all_failed:
+        raise DeviceError(
+            "every run failed on " + "; ".join(f"{s.device_id} ({s.failed} of {s.failed})"
+                                               for s in all_failed)
+            + ": the errors are in the store (`dnncost data info`; `dnncost -v bench` prints "
+            "the tool's output); fix the cause and rerun")
 
 
 COMMANDS = [bench]

@@ -162,8 +162,14 @@ def predict(model: str, networks: str | None, specs_path: Any, csv_path: str | N
       my_search.py | dnncost predict new_phone.onnx --specs - | ...
     """
     if specs_path is not None:
-        for ms in _spec_latencies(model, specs_path):
-            click.echo(f"{ms:.4f}")  # one line per spec, flushed: a search can pipe through
+        from dnncost.errors import InputError
+
+        try:
+            for ms in _spec_latencies(model, specs_path):
+                click.echo(f"{ms:.4f}")  # one line per spec, flushed: a search can pipe through
+        except UnicodeDecodeError:
+            raise InputError("the spec lines are not UTF-8 text: send spec strings, one a "
+                             "line") from None
         return
     from dnncost.learn.workflow import predict_rows
 
@@ -180,18 +186,31 @@ def predict(model: str, networks: str | None, specs_path: Any, csv_path: str | N
 
 
 def _spec_latencies(model: str, lines: Any) -> Iterator[float]:
+    """Each spec line's latency as it comes; then a warning for the specs that lie outside
+    the training networks' range."""
+    from dnncost.learn.features import spec_features
+    from dnncost.learn.ranges import range_warning
+
+    specs: list[str] = []
     if model.endswith(".onnx"):
         from dnncost.export.runtime import Predictor, iter_spec_lines
 
-        for _, ms in iter_spec_lines(Predictor.load(model), lines):
+        predictor = Predictor.load(model)
+        ranges = predictor.model_metadata.get("feature_ranges")
+        for spec, ms in iter_spec_lines(predictor, lines):
+            specs.append(spec)
             yield ms
-        return
-    from dnncost.learn.workflow import spec_predictor
+    else:
+        from dnncost.learn.workflow import spec_predictor
 
-    predict = spec_predictor(model)
-    for line in lines:
-        if line.strip() and not line.lstrip().startswith("#"):
-            yield predict(line.strip())
+        predict, ranges = spec_predictor(model)
+        for line in lines:
+            if line.strip() and not line.lstrip().startswith("#"):
+                specs.append(line.strip())
+                yield predict(line.strip())
+    warning = range_warning(spec_features(specs), ranges) if ranges and specs else None
+    if warning:
+        click.echo(f"dnncost: warning: {warning}", err=True)
 
 
 COMMANDS = [train, evaluate, adapt, predict]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import quote
 
-from dnncost.errors import StoreError
+from dnncost.errors import StoreError, shown
 from dnncost.store.reads import Reads
 from dnncost.records import (
     Device,
@@ -85,13 +85,19 @@ class Store(Reads):
 
     def __init__(self, path: str | Path = DEFAULT_STORE, create: bool = True) -> None:
         self.path = Path(path)
-        if not self.path.exists() and not create:
+        self._in_transaction = False
+        name = shown(self.path)
+        try:
+            exists, is_dir = self.path.exists(), self.path.is_dir()
+        except OSError as exc:
+            raise StoreError(f"store {name} cannot be opened ({exc.strerror}): pass another "
+                             "--store PATH") from None
+        if not exists and not create:
             raise StoreError(
-                f"store {self.path} does not exist: import or generate data first "
-                "(e.g. `dnncost data import-iiswc DIR`), or pass --store PATH"
-            )
-        if self.path.is_dir():
-            raise StoreError(f"store {self.path} is a directory: pass a file path to --store")
+                f"store {name} does not exist: import or generate data first "
+                "(e.g. `dnncost data import-iiswc`), or pass --store PATH")
+        if is_dir:
+            raise StoreError(f"store {name} is a directory: pass a file path to --store")
         self.read_only = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,12 +105,11 @@ class Store(Reads):
             self._init_schema()
         except sqlite3.DatabaseError as exc:
             raise StoreError(
-                f"store {self.path} is not a readable dnncost store ({exc}): "
+                f"store {name} is not a readable dnncost store ({str(exc)[:80]}): "
                 "pass another --store PATH or move the file away"
             ) from None
         except OSError as exc:
-            raise StoreError(f"store {self.path} cannot be opened ({exc.strerror})") from None
-        self._in_transaction = False
+            raise StoreError(f"store {name} cannot be opened ({exc.strerror})") from None
 
     def _connect(self) -> sqlite3.Connection:
         """A connection in WAL mode; read-only (immutable) where the file cannot be written."""
@@ -169,19 +174,38 @@ class Store(Reads):
             yield self
             return
         if self.read_only:
-            raise StoreError(f"store {self.path} is read-only here: copy it somewhere "
+            raise StoreError(f"store {shown(self.path)} is read-only here: copy it somewhere "
                              "writable, or pass another --store PATH")
-        self._db.execute("BEGIN IMMEDIATE")
-        self._in_transaction = True
         try:
-            yield self
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._in_transaction = True
+            try:
+                yield self
+            except BaseException:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.OperationalError:  # SQLite rolled back itself (disk full ...)
+                    pass
+                raise
             self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:  # the cause, not "cannot rollback ..."
+            raise self._error(exc) from None
         finally:
             self._in_transaction = False
+
+    def _error(self, exc: sqlite3.DatabaseError) -> StoreError:
+        """A one-line StoreError for what SQLite reported (nothing was written)."""
+        text = str(exc)
+        if "full" in text or "I/O" in text:
+            advice = "a write failed (a full disk?): free disk space and run the same command again"
+        elif "malformed" in text or "not a database" in text:
+            advice = "the file is damaged: restore a copy (or `sqlite3 FILE .recover`)"
+        elif "readonly" in text.replace(" ", "").replace("-", ""):
+            advice = "it cannot be written here: pass another --store PATH"
+        else:
+            advice = "pass another --store PATH"
+        return StoreError(f"store {shown(self.path)}: {text[:80]}: {advice}; nothing of "
+                          "this step was written")
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the main file (before copying it)."""
@@ -265,6 +289,16 @@ class Store(Reads):
             self._upsert("measurement_conflicts", row,
                          ("device_id", "network_id", "config_hash", "source"))
 
+    def mark_pending(self, device_id: str, config: Mapping[str, Any],
+                     network_ids: Iterable[str], reason: str) -> None:
+        """Turn good measurements back into pending ones (their values kept), with why."""
+        ids = list(network_ids)
+        with self.transaction():
+            self._db.execute(
+                f"UPDATE measurements SET error=? WHERE device_id=? AND config_hash=? AND "
+                f"error IS NULL AND network_id IN ({', '.join('?' * len(ids))})",
+                [reason, device_id, config_hash(config), *ids])
+
     def put_canary(self, device_id: str, config: Mapping[str, Any], seq: int,
                    network_id: str, median_ms: float | None) -> None:
         """Record one point of a device's canary series (drift guard)."""
@@ -282,4 +316,7 @@ class Store(Reads):
     # ---- reads (the queries are dnncost.store.reads.Reads) ---------------------------
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         """Run a read-only query and return plain dicts."""
-        return [dict(r) for r in self._db.execute(sql, tuple(params))]
+        try:
+            return [dict(r) for r in self._db.execute(sql, tuple(params))]
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None

@@ -62,6 +62,11 @@ class AdbServer:
         """An adbutils client of this server."""
         return adbutils.AdbClient(host=self.host, port=self.port)
 
+    def is_up(self) -> bool:
+        """Whether the server still listens (adbutils would start one on 5037 if not)."""
+        with socket.socket() as probe:
+            return probe.connect_ex((self.host, self.port)) == 0
+
     def env(self) -> dict[str, str]:
         """Environment that points adb command lines at this server."""
         env = {k: v for k, v in os.environ.items() if k != "ANDROID_SERIAL"}
@@ -190,7 +195,7 @@ class EmulatedDevice:
         """
         self.daemon.stop_listening()
         self.daemon.drop_connections()
-        if forget:
+        if forget and self.server.is_up():
             try:
                 self.server.client().disconnect(self.serial)
             except adbutils.AdbError:
@@ -198,10 +203,11 @@ class EmulatedDevice:
 
     def stop(self) -> None:
         """`adb disconnect` this device and stop its daemon (kills what still runs)."""
-        try:
-            self.server.client().disconnect(self.serial)
-        except adbutils.AdbError:
-            pass
+        if self.server.is_up():
+            try:
+                self.server.client().disconnect(self.serial)
+            except adbutils.AdbError:
+                pass
         self.daemon.stop()
 
 
