@@ -84,9 +84,21 @@ def iiswc_networks(population: Any, where: str = "onnxEmbeddings.csv"
     return networks
 
 
-def import_iiswc(store: Store, directory: str | Path | None = None) -> ImportSummary:
+def iiswc_config(precision: str = "int8", threads: int = 1, delegate: str = "cpu"
+                 ) -> dict[str, Any]:
+    """The measurement config of IISWC-format files (the study's: int8, 1 thread, CPU);
+    data measured otherwise (another delegate, fp32) says so, or it would pool with it."""
+    config: dict[str, Any] = {**IISWC_CONFIG, "precision": precision, "threads": threads}
+    if delegate != "cpu":
+        config["delegate"] = delegate
+    return config
+
+
+def import_iiswc(store: Store, directory: str | Path | None = None,
+                 config: dict[str, Any] | None = None) -> ImportSummary:
     """Import the IISWC 2020 dataset: the copy inside dnncost when ``directory`` is
-    None, else a dataset directory (onnxEmbeddings.csv, mobileData/*.txt, ...)."""
+    None, else a dataset directory (onnxEmbeddings.csv, mobileData/*.txt, ...) measured
+    under ``config`` (:func:`iiswc_config`; the study's by default)."""
     from dnncost.population import hardware_rows, read_population
 
     population = read_population(directory)
@@ -100,7 +112,7 @@ def import_iiswc(store: Store, directory: str | Path | None = None) -> ImportSum
         devices.append(device)
         for (network, _), runs in zip(networks, device_runs):
             measurements.append(Measurement(
-                device.id, network.id, IISWC_CONFIG, raw_output=",".join(map(repr, runs)),
+                device.id, network.id, config or IISWC_CONFIG, raw_output=",".join(map(repr, runs)),
                 source=IISWC_SOURCE, tool_version="iiswc2020 dataset",
                 **summarize_runs(list(runs), first_run_ms=runs[0]).fields()))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from dnncost.errors import InputError
 from dnncost.export.onnx_export import ExportResult
@@ -38,19 +38,22 @@ def load_exportable(model_dir: str | os.PathLike[str], device: str | None = None
     return replace(exportable, metadata=describe(exportable, dict(device_model.info), device))
 
 
-def store_tables(store_path: str | os.PathLike[str]) -> tuple[list[str], list[list[Any]]]:
+def store_tables(store_path: str | os.PathLike[str]) -> tuple[list[str], Sequence[Any]]:
     """Names and layer tables of every network with a layer table in the store."""
     from dnncost.store import Store
 
     if not Path(store_path).is_file():
         raise InputError(f"store {store_path} does not exist: pass --store with the networks "
                          "to check the export on")
+    from dnncost.learn.dataset import network_tables
+
     with Store(store_path, create=False) as store:
-        tables = [(net.name, store.layers(net.id)) for net in store.networks()]
-    tables = [(name, layers) for name, layers in tables if layers]
-    if not tables:
-        raise InputError(f"store {store_path} has no layer tables: import or generate networks")
-    return [name for name, _ in tables], [layers for _, layers in tables]
+        stored = store.networks_with_layers()
+        networks = [n for n in store.networks() if n.id in stored or n.spec.get("spec")]
+        if not networks:
+            raise InputError(f"store {store_path} has no layer tables: import or generate "
+                             "networks")
+        return [n.name for n in networks], network_tables(store, networks)
 
 
 def format_of(out_path: str, fmt: str | None) -> str:
@@ -63,7 +66,7 @@ def format_of(out_path: str, fmt: str | None) -> str:
 
 
 def export_model(model: Any, out_path: str | os.PathLike[str], fmt: str,
-                 tables: list[list[Any]]) -> ExportResult:
+                 tables: Sequence[Any]) -> ExportResult:
     """Write ``model`` as ``fmt`` to ``out_path`` after its parity check on the networks
     of ``tables`` (layer tables)."""
     if fmt == "c":

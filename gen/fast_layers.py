@@ -12,20 +12,23 @@ as there), which also raises gen's InputError for a malformed spec.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Sequence
 
 import numpy as np
 
 from dnncost.encoding import ACT_CODES, COL, COLUMNS, OP_CODES
-from dnncost.gen.layers import ACT_OPS, STAGE_WALKERS, Walker
-from dnncost.gen.spec import BlockSpec, parse_spec
+from dnncost.errors import InputError
+from dnncost.gen.layers import STAGE_WALKERS
+from dnncost.gen.walker import ACT_OPS, Walker
+from dnncost.gen.spec import parse_spec
 
 _HEAD = re.compile(r"r(\d+)(?:_i(\d+))?")
 _KINDS = {"conv": "conv", "dwconv": "dwconv", "add": "add", "mul": "mul", "concat": "concat",
-          "avgpool": "pool", "maxpool": "pool"}
+          "avgpool": "pool", "maxpool": "pool", "shuffle": "other", "zeros": "mul"}
 _ACT_OPS = np.asarray(ACT_OPS, np.float32)
-_FIELDS = ("kernel", "stride", "cout", "hidden", "se", "squeeze", "same")
+_FIELDS = ("kernel", "stride", "cout", "hidden", "se", "squeeze", "same", "groups")
 
 
 class _Rows:
@@ -53,6 +56,8 @@ def _stage_fields(stages: list[Any]) -> SimpleNamespace:
         if hasattr(stages[0], name):
             values[name] = np.asarray([int(getattr(s, name)) for s in stages], np.int64)
     values["act"] = np.asarray([ACT_CODES[getattr(s, "act", None)] for s in stages], np.int64)
+    if hasattr(stages[0], "ops"):  # cells: one column per edge
+        values["ops"] = np.asarray([[int(d) for d in s.ops] for s in stages], np.int64)
     values["kind"] = getattr(stages[0], "kind", "avg")  # block kind: one per group
     return SimpleNamespace(**values)
 
@@ -214,9 +219,23 @@ def _unpack(keys: np.ndarray) -> tuple[np.ndarray, ...]:
 _CACHE = StageCache()
 
 
+@lru_cache(maxsize=1 << 16)
+def _expanded(text: str) -> str:
+    """The token form of a NAS-Bench-201 / FBNet architecture string (itself if it is
+    malformed: the reference way then names the problem)."""
+    from dnncost.gen.archs import arch_spec
+
+    try:
+        return arch_spec(text.strip()).to_string()
+    except InputError:
+        return text
+
+
 def stage_entries(specs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Each spec's stages as cache entries ``[N, stages]`` (-1 past its end, and for a
     spec to take the reference way, which the mask ``[N]`` marks)."""
+    if any(text.lstrip().startswith(("|", "fbnet")) for text in specs):
+        specs = [_expanded(t) if t.lstrip().startswith(("|", "fbnet")) else t for t in specs]
     if 0 < len(specs) <= SMALL_BATCH:  # seen stages only: no arrays over the batch needed
         known = [_CACHE.known(text) for text in specs]
         if all(entries is not None for entries in known):

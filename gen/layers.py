@@ -18,133 +18,16 @@ concat and pool rows count one operation per output element in ``macs``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import numpy as np
 
-from dnncost.encoding import ACT_CODES, ACT_NAMES, OP_CODES
-from dnncost.gen.spec import BlockSpec, ConvSpec, DwSpec, FireSpec, NetworkSpec, PoolSpec
+from dnncost.encoding import ACT_CODES, ACT_NAMES
+from dnncost.gen.nas_blocks import walk_cell, walk_res
+from dnncost.gen.spec import (ActSpec, BlockSpec, CellSpec, ConvSpec, DwSpec, FireSpec,
+                              NetworkSpec, PoolSpec, ResSpec)
+from dnncost.gen.walker import COMPUTE_OPS, Op, Value, Walker
 from dnncost.records import Layer
-
-FUSED_ACTIVATIONS: tuple[str, ...] = ("relu", "relu6")
-COMPUTE_OPS: tuple[str, ...] = ("conv", "dwconv", "fc")
-RELU6, HSWISH, SIGMOID = ACT_CODES["relu6"], ACT_CODES["hswish"], ACT_CODES["sigmoid"]
-# The layer op of an activation row, by activation code.
-ACT_OPS: tuple[int, ...] = tuple(OP_CODES.get(str(name), 0) for name in ACT_NAMES)
-
-Value = Any  # an int, or a numpy array of ints over many stages
-
-
-@dataclass(frozen=True)
-class Op:
-    """A primitive op: what builders make (``kind``), the ops whose outputs it reads
-    (``inputs``; -1 is the network input), its layer-table row and its padding mode."""
-
-    kind: str  # conv dwconv add mul concat relu relu6 hswish sigmoid avgpool maxpool mean
-    inputs: tuple[int, ...]
-    layer: Layer
-    same: bool = True
-
-
-class Emitter(Protocol):
-    """Where a walker's ops go: ``emit`` returns the new op's reference."""
-
-    def emit(self, kind: str, inputs: tuple[Any, ...], on: Value, fields: dict[str, Value]
-             ) -> Any: ...
-
-
-def _ceil_div(a: Value, b: Value) -> Value:
-    return -(-a // b)
-
-
-class Walker:
-    """Walks stages over the current tensor (``h``, ``w``, ``c``, reference ``x``).
-
-    Every value may be an int or an array over many stages; a condition that decides
-    whether an op exists (``on``) masks it instead of branching, so both run the same
-    code. Structure that differs (block kinds) is decided by the stage's type."""
-
-    def __init__(self, emitter: Emitter, h: Value, w: Value, c: Value, x: Any = -1) -> None:
-        self.emitter, self.h, self.w, self.c, self.x = emitter, h, w, c, x
-
-    def _emit(self, kind: str, inputs: tuple[Any, ...], out: tuple[Value, Value, Value],
-              on: Value = True, **fields: Value) -> Any:
-        out_h, out_w, cout = out
-        return self.emitter.emit(kind, inputs, on, dict(
-            in_h=self.h, in_w=self.w, cin=self.c, out_h=out_h, out_w=out_w, cout=cout,
-            **fields))
-
-    def conv(self, kernel: Value, stride: Value, cout: Value, act: Value, same: Value = True,
-             depthwise: bool = False, on: Value = True) -> None:
-        """A convolution with bias; ReLU/ReLU6 fused, any other activation a row after."""
-        h, w, c = self.h, self.w, self.c
-        valid_h, valid_w = (h - kernel) // stride + 1, (w - kernel) // stride + 1
-        out_h = same * _ceil_div(h, stride) + (1 - same) * valid_h
-        out_w = same * _ceil_div(w, stride) + (1 - same) * valid_w
-        per_group = 1 if depthwise else c
-        cout = c if depthwise else cout
-        self.x = self._emit("dwconv" if depthwise else "conv", (self.x,), (out_h, out_w, cout),
-                            on, same=same, kernel=kernel, stride=stride,
-                            padding=same * ((kernel - 1) // 2),
-                            groups=c if depthwise else 1, activation=act * (act <= RELU6),
-                            macs=out_h * out_w * cout * kernel * kernel * per_group,
-                            params=kernel * kernel * per_group * cout + cout)
-        self.h, self.w, self.c = out_h, out_w, cout
-        self.activation(act, on & (act > RELU6))
-
-    def activation(self, act: Value, on: Value = True) -> None:
-        """An activation row (``act`` a code of dnncost.encoding.ACT_CODES)."""
-        shape = (self.h, self.w, self.c)
-        self.x = self._emit("act", (self.x,), shape, on, act=act, macs=self.h * self.w * self.c,
-                            params=0)
-
-    def elementwise(self, kind: str, other: Any, on: Value = True) -> None:
-        """``add`` or ``mul`` of the current tensor and ``other`` (same shape or 1x1)."""
-        shape = (self.h, self.w, self.c)
-        self.x = self._emit(kind, (self.x, other), shape, on, macs=self.h * self.w * self.c,
-                            params=0)
-
-    def pool(self, kernel: Value, stride: Value = 0, kind: str = "avg", same: Value = False,
-             on: Value = True) -> None:
-        """Global mean (kernel 0) or windowed ``avg``/``max`` pooling."""
-        h, w, c = self.h, self.w, self.c
-        window = 1 * (kernel > 0)
-        step = stride + (stride < 1)  # a global mean has no stride: avoid dividing by 0
-        sizes = []
-        for size in (h, w):
-            out = same * _ceil_div(size, step) + (1 - same) * ((size - kernel) // step + 1)
-            pad = same * (((out - 1) * step + kernel - size) // 2)
-            sizes.append((window * out + (1 - window), window * pad * (pad > 0)))
-        (out_h, pad_h), (out_w, _) = sizes
-        self.x = self._emit(f"{kind}pool", (self.x,), (out_h, out_w, c), on, same=same,
-                            window=window, kernel=window * kernel + (1 - window) * h,
-                            stride=window * stride + (1 - window), padding=pad_h,
-                            macs=out_h * out_w * c, params=0)
-        self.h, self.w = out_h, out_w
-
-    def squeeze_excite(self, reduced: Value, on: Value = True) -> None:
-        """Global mean, 1x1 to ``reduced`` + ReLU, 1x1 back + sigmoid, times the input."""
-        h, w, c, x = self.h, self.w, self.c, self.x
-        self.pool(0, on=on)
-        self.conv(1, 1, reduced, ACT_CODES["relu"], on=on)
-        self.conv(1, 1, c, 0, on=on)
-        self.activation(SIGMOID, on)
-        gate = self.x
-        self.h, self.w, self.c, self.x = h, w, c, x
-        self.elementwise("mul", gate, on)
-
-    def residual(self, shortcut: Any, shape: tuple[Value, Value, Value], stride: Value) -> None:
-        """Add the block's input (of ``shape`` h, w, c) where the block keeps its shape."""
-        h, w, c = shape
-        self.elementwise("add", shortcut, (stride == 1) & (c == self.c) & (h == self.h)
-                         & (w == self.w))
-
-    def concat(self, refs: tuple[Any, ...], channels: Value) -> None:
-        """Channel concatenation of ``refs`` (the current tensor's h and w)."""
-        self.c = channels
-        self.x = self._emit("concat", refs, (self.h, self.w, channels),
-                            macs=self.h * self.w * channels, params=0)
 
 
 # ---- stages: one handler per stage type, all over the Walker ---------------------
@@ -170,14 +53,16 @@ def walk_block(walker: Walker, block: BlockSpec) -> None:
     """ir: 1x1 expand, depthwise; fr: dense kxk expand; ds: depthwise. Then optional
     squeeze-excite, a linear 1x1 projection and the residual."""
     shortcut, shape, act = walker.x, (walker.h, walker.w, walker.c), _act(block)
+    groups = getattr(block, "groups", 1)
     if block.kind == "ir":
-        walker.conv(1, 1, block.hidden, act)
+        walker.conv(1, 1, block.hidden, act, groups=groups)
+        walker.shuffle(groups, groups > 1)
     if block.kind == "fr":
         walker.conv(block.kernel, block.stride, block.hidden, act)
     else:
         walker.conv(block.kernel, block.stride, 0, act, depthwise=True)
     walker.squeeze_excite(block.se, block.se > 0)
-    walker.conv(1, 1, block.cout, 0)
+    walker.conv(1, 1, block.cout, 0, groups=groups)
     walker.residual(shortcut, shape, block.stride)
 
 
@@ -193,12 +78,19 @@ def walk_fire(walker: Walker, fire: FireSpec) -> None:
     walker.concat((expand1, walker.x), fire.cout)
 
 
+def walk_act(walker: Walker, stage: ActSpec) -> None:
+    walker.activation(_act(stage))
+
+
 STAGE_WALKERS: dict[type, Callable[[Walker, Any], None]] = {
     ConvSpec: walk_conv, DwSpec: walk_dw, PoolSpec: walk_pool, BlockSpec: walk_block,
-    FireSpec: walk_fire}
+    FireSpec: walk_fire, ActSpec: walk_act, CellSpec: walk_cell, ResSpec: walk_res}
 
 
 # ---- one network: Op records -----------------------------------------------------
+_OP_TYPES = {"avgpool": "pool", "maxpool": "pool", "mean": "pool", "zeros": "mul"}
+
+
 class _Ops:
     """The emitter of :func:`decode`: Op records, skipping those whose ``on`` is false
     (a skipped op passes its first input through)."""
@@ -218,7 +110,7 @@ class _Ops:
             kind = "mean"
         fields = {k: int(v) for k, v in fields.items()}
         fields["activation"] = ACT_NAMES[fields.get("activation", 0)]
-        op_type = "pool" if kind in ("avgpool", "maxpool", "mean") else kind
+        op_type = _OP_TYPES.get(kind, kind)
         layer = Layer(len(self.ops), op_type, **fields)
         self.ops.append(Op(kind, tuple(inputs), layer, same))
         return len(self.ops) - 1

@@ -23,7 +23,8 @@ from typing import Callable, Iterable, Sequence, TypeVar
 from dnncost.artifacts import write_atomic
 from dnncost.errors import InputError, ToolError
 from dnncost.gen.layers import layer_table, total_macs, total_params
-from dnncost.gen.spaces import FIXED_SPACES, sample_specs
+from dnncost.gen.archs import NAME_PREFIXES, arch_of_name
+from dnncost.gen.spaces import ARCH_SPACES, FIXED_SPACES, arch_networks, sample_specs
 from dnncost.gen.spec import NetworkSpec, parse_spec, spec_id
 from dnncost.records import Layer, Network, NetworkFile, sha256_file
 from dnncost.store import Store
@@ -137,9 +138,20 @@ def catalog(space: str, count: int | None, seed: int, names: Sequence[str] | Non
     Sampled networks are named by their spec id; the IISWC study's networks by their
     row, with the paper's layer encoding, exactly as ``data import-iiswc`` records them.
     ``names`` picks networks of a fixed space by name."""
+    if space in ARCH_SPACES:
+        prefix = NAME_PREFIXES[space]
+        wrong = [n for n in names or () if n.partition("-")[0] != prefix]
+        if wrong:
+            raise InputError(f"network {wrong[0][:100]!r} is not of space {space}: its "
+                             f"networks are named {prefix}-...")
+        archs = [arch_of_name(n) for n in dict.fromkeys(names)] if names is not None \
+            else ARCH_SPACES[space](100 if count is None else count, seed)
+        return [(spec, network, layer_table(spec))
+                for spec, network in arch_networks(space, archs)]
     if names is not None and space not in FIXED_SPACES:
-        raise InputError(f"--networks picks networks of a fixed space "
-                         f"({', '.join(FIXED_SPACES)}), not of {space!r}: use --count")
+        raise InputError(f"--networks picks networks of a fixed or NAS benchmark space "
+                         f"({', '.join(FIXED_SPACES + tuple(ARCH_SPACES))}), not of {space!r}: "
+                         "use --count")
     specs = sample_specs(space, None if names is not None else count, seed)
     if space in FIXED_SPACES:
         from dnncost.importers import iiswc_networks

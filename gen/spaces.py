@@ -2,8 +2,10 @@
 
 ``sample_specs(space, count, seed)`` is reproducible and prefix-stable: the first
 ``n`` specs of ``count=m > n`` are the specs of ``count=n``, so asking for more
-networks later reuses the ones already made. A fixed space (``iiswc``: the 118 networks
-of the IISWC 2020 study, gen/iiswc_networks.tsv) gives its first ``count`` networks.
+networks later reuses the ones already made. The NAS benchmark spaces (``nasbench201``,
+``fbnet``, ``fbnet224``: gen/archs.py) sample architecture strings, which also name the
+networks. A fixed space (``iiswc``: the 118 networks of the IISWC 2020 study,
+gen/iiswc_networks.tsv) gives its first ``count`` networks.
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ from __future__ import annotations
 import random
 from functools import lru_cache
 from importlib import resources
-from typing import Callable
+from typing import Callable, Sequence
 
+import numpy as np
+
+from dnncost.encoding import LayerTables
 from dnncost.errors import InputError
+from dnncost.gen.archs import (FBNET_BLOCKS, FBNET_LENGTH, arch_network_name, arch_spec,
+                               fbnet_arch, nb201_arch, nb201_codes, nb201_reaches_output)
 from dnncost.gen.layers import layer_table, total_macs
 from dnncost.gen.spec import BlockSpec, ConvSpec, NetworkSpec, PoolSpec, Stage, parse_spec, spec_id
+from dnncost.records import Network
 
 Sampler = Callable[[random.Random], NetworkSpec]
 
@@ -116,6 +124,52 @@ FIXED_SPACES: tuple[str, ...] = ("iiswc",)
 MAX_TRIES = 1000
 
 
+# ---- NAS benchmarks: architecture strings (gen/archs.py) ---------------------------
+def _nasbench201(count: int, seed: int) -> list[str]:
+    """Cells in a seeded order, without the 341 whose output no input reaches."""
+    codes = [c for c in nb201_codes() if nb201_reaches_output(c)]
+    random.Random(f"nasbench201/{seed}").shuffle(codes)
+    return [nb201_arch(c) for c in codes[:count]]
+
+
+def _fbnet(form: str) -> Callable[[int, int], list[str]]:
+    def sample(count: int, seed: int) -> list[str]:
+        archs: dict[str, None] = {}
+        for index in range(count):
+            for attempt in range(MAX_TRIES):
+                rng = random.Random(f"{form}/{seed}/{index}/{attempt}")
+                arch = fbnet_arch(form, tuple(rng.randrange(len(FBNET_BLOCKS))
+                                              for _ in range(FBNET_LENGTH)))
+                if arch not in archs:
+                    break
+            archs[arch] = None
+        return list(archs)
+    return sample
+
+
+ARCH_SPACES: dict[str, Callable[[int, int], list[str]]] = {
+    "nasbench201": _nasbench201, "fbnet": _fbnet("fbnet"), "fbnet224": _fbnet("fbnet224")}
+
+
+def arch_networks(space: str, archs: Sequence[str]) -> list[tuple[NetworkSpec, Network]]:
+    """The spec and store record of each architecture string: named by the
+    architecture (``nb201-332104``), id the spec's, MACs and parameters summed over the
+    walker's encoded rows (one path for gen and the importers)."""
+    from dnncost.encoding import COL, compute_macs
+    from dnncost.gen.fast_layers import encoded_tables
+
+    specs = [arch_spec(arch) for arch in archs]
+    texts = [spec.to_string() for spec in specs]
+    rows, index = encoded_tables(texts)
+    tables = LayerTables(rows, np.bincount(index, minlength=len(texts)))
+    macs = compute_macs(tables)
+    params = np.bincount(index, rows[:, COL["params"]].astype(np.float64), len(texts))
+    return [(spec, Network(spec_id(spec), arch_network_name(arch), space,
+                           {"spec": text, "arch": arch, "resolution": spec.resolution},
+                           int(m), int(p)))
+            for spec, text, arch, m, p in zip(specs, texts, archs, macs, params)]
+
+
 @lru_cache(maxsize=None)
 def iiswc_networks() -> tuple[tuple[str, str, NetworkSpec], ...]:
     """The IISWC 2020 study's 118 networks: (name ``iiswc-NNN``, what it is, spec)."""
@@ -125,8 +179,8 @@ def iiswc_networks() -> tuple[tuple[str, str, NetworkSpec], ...]:
 
 
 def space_names() -> tuple[str, ...]:
-    """Names of the registered search spaces (sampled, then fixed)."""
-    return tuple(SPACES) + FIXED_SPACES
+    """Names of the registered search spaces (sampled, NAS benchmarks, then fixed)."""
+    return tuple(SPACES) + tuple(ARCH_SPACES) + FIXED_SPACES
 
 
 def sample_specs(space: str, count: int | None, seed: int) -> list[NetworkSpec]:
@@ -137,12 +191,14 @@ def sample_specs(space: str, count: int | None, seed: int) -> list[NetworkSpec]:
         if count is not None and count < 1:
             raise InputError(f"count must be at least 1, not {count}")
         return specs[:count]
-    if space not in SPACES:
+    if space not in SPACES and space not in ARCH_SPACES:
         raise InputError(f"unknown search space {space!r}: use one of "
                          f"{', '.join(space_names())}")
     count = 100 if count is None else count
     if count < 1:
         raise InputError(f"count must be at least 1, not {count}")
+    if space in ARCH_SPACES:
+        return [arch_spec(arch) for arch in ARCH_SPACES[space](count, seed)]
     sampler, (low, high) = SPACES[space]
     specs: list[NetworkSpec] = []
     seen: set[str] = set()

@@ -18,6 +18,17 @@ Token grammar (fields after the kind, in this order; optional ones in brackets):
   channels, then a 1x1 and a 3x3 expand of ``c / 2`` channels each on it, concatenated).
 - ``avgpool_k<kernel>[_s<stride>]``, ``maxpool_k_s`` (VALID; stride defaults to the
   kernel) and ``gap`` (global mean).
+- ``relu``, ``relu6``, ``hswish``: an activation on its own.
+- ``cell_e<6 digits>``: a NAS-Bench-201 cell over the current channels (gen/archs.py):
+  its edges 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2, each 0 none, 1 skip_connect,
+  2 nor_conv_1x1, 3 nor_conv_3x3, 4 avg_pool_3x3.
+- ``res_s<stride>_c<cout>``: NAS-Bench-201's residual reduction block (ReLU, 3x3 conv
+  with the stride, ReLU, 3x3 conv; shortcut 2x2 average pool and 1x1 conv; add).
+
+``ir`` takes ``_g<groups>``: grouped 1x1 convolutions, with a channel shuffle
+after the expansion (FBNet's ``_g2`` blocks). Whole-network architecture strings parse
+too: NAS-Bench-201's ``|nor_conv_3x3~0|+|...|`` and ``fbnet:`` / ``fbnet224:`` with 22
+block indices (gen/archs.py expands them into these tokens).
 
 Convolutions pad SAME, pools VALID; ``_psame`` / ``_pvalid`` at the end of a conv, dw or
 pool token says otherwise. Blocks add a residual when stride is 1 and input channels
@@ -72,6 +83,30 @@ class BlockSpec:
     cout: int
     se: int = 0
     act: str | None = "relu"
+    groups: int = 1
+
+
+@dataclass(frozen=True)
+class ActSpec:
+    """An activation on its own (ReLU before a block, as NAS-Bench-201's last one)."""
+
+    act: str = "relu"
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """A NAS-Bench-201 cell: the op of each of its 6 edges, as 6 digits (module
+    docstring); it keeps its input's shape."""
+
+    ops: str
+
+
+@dataclass(frozen=True)
+class ResSpec:
+    """NAS-Bench-201's residual reduction block to ``cout`` channels."""
+
+    stride: int
+    cout: int
 
 
 @dataclass(frozen=True)
@@ -99,9 +134,11 @@ class PoolSpec:
             object.__setattr__(self, "stride", self.kernel)
 
 
-Stage = Union[ConvSpec, DwSpec, BlockSpec, FireSpec, PoolSpec]
+Stage = Union[ConvSpec, DwSpec, BlockSpec, FireSpec, PoolSpec, ActSpec, CellSpec, ResSpec]
 STAGE_TYPES: dict[str, type] = {t.__name__: t for t in (ConvSpec, DwSpec, BlockSpec,
-                                                         FireSpec, PoolSpec)}
+                                                         FireSpec, PoolSpec, ActSpec,
+                                                         CellSpec, ResSpec)}
+CELL_OPS = 5  # none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3
 
 
 @dataclass(frozen=True)
@@ -155,6 +192,12 @@ def _padding(same: bool, default: bool) -> str:
 
 
 def _stage_token(stage: Stage) -> str:
+    if isinstance(stage, ActSpec):
+        return str(stage.act)
+    if isinstance(stage, CellSpec):
+        return f"cell_e{stage.ops}"
+    if isinstance(stage, ResSpec):
+        return f"res_s{stage.stride}_c{stage.cout}"
     if isinstance(stage, PoolSpec):
         if not stage.kernel:
             return "gap"
@@ -171,7 +214,9 @@ def _stage_token(stage: Stage) -> str:
         return f"fire_h{stage.squeeze}_c{stage.cout}{act}"
     hidden = "" if stage.kind == "ds" else f"_h{stage.hidden}"
     se = f"_se{stage.se}" if stage.se else ""
-    return f"{stage.kind}_k{stage.kernel}_s{stage.stride}{hidden}_c{stage.cout}{se}{act}"
+    groups = f"_g{stage.groups}" if stage.groups != 1 else ""
+    return (f"{stage.kind}_k{stage.kernel}_s{stage.stride}{hidden}_c{stage.cout}{se}{groups}"
+            f"{act}")
 
 
 _FIELD = re.compile(r"^(se|[a-z])(.+)$")
@@ -192,6 +237,12 @@ def _parse_token(token: str) -> Stage:
         same = _PADDINGS[padding] if padding is not None else None
         if kind == "gap" and not fields and padding is None:
             return PoolSpec(0)
+        if kind in ACTIVATION_NAMES and not parts:
+            return ActSpec(kind)
+        if kind == "cell" and set(fields) == {"e"} and act is None and padding is None:
+            return CellSpec(fields["e"])
+        if kind == "res" and set(fields) == {"s", "c"} and act is None and padding is None:
+            return ResSpec(int(fields["s"]), int(fields["c"]))
         if kind in ("avgpool", "maxpool") and {"k"} <= set(fields) <= {"k", "s"} \
                 and act is None and (kind == "avgpool" or "s" in fields):
             kernel = int(fields["k"])
@@ -205,17 +256,22 @@ def _parse_token(token: str) -> Stage:
             return FireSpec(int(fields["h"]), int(fields["c"]), act)
         if kind in BLOCK_KINDS and padding is None:
             needed = {"k", "s", "c"} | ({"h"} if kind != "ds" else set())
-            if needed <= set(fields) <= needed | {"se"}:
+            if needed <= set(fields) <= needed | {"se", "g"}:
                 return BlockSpec(kind, int(fields["k"]), int(fields["s"]),
                                  int(fields.get("h", 0)), int(fields["c"]),
-                                 int(fields.get("se", 0)), act)
+                                 int(fields.get("se", 0)), act, int(fields.get("g", 1)))
     except (ValueError, KeyError):
         pass
     raise InputError(f"network spec token {token!r} is not valid: see dnncost.gen.spec")
 
 
 def parse_spec(text: str) -> NetworkSpec:
-    """Parse the string form (tokens separated by spaces, newlines or ``;``)."""
+    """Parse the string form (tokens separated by spaces, newlines or ``;``), or a
+    NAS-Bench-201 / FBNet architecture string."""
+    if text.lstrip().startswith(("|", "fbnet")):
+        from dnncost.gen.archs import arch_spec
+
+        return arch_spec(text.strip())
     tokens = text.replace(";", " ").split()
     if not tokens:
         raise InputError("network spec is empty: give e.g. 'r224 conv_k3_s2_c32 ...'")
@@ -235,7 +291,13 @@ def validate(spec: NetworkSpec) -> None:
     for stage in spec.stages:
         if type(stage) not in STAGE_TYPES.values():
             raise InputError(f"network spec stage {stage!r} is not a stage of dnncost.gen.spec")
-        if isinstance(stage, PoolSpec):
+        if isinstance(stage, CellSpec):
+            bad = len(stage.ops) != 6 or any(ch not in "01234" for ch in stage.ops)
+        elif isinstance(stage, ResSpec):
+            bad = stage.stride < 1 or stage.cout < 1
+        elif isinstance(stage, ActSpec):
+            bad = stage.act is None
+        elif isinstance(stage, PoolSpec):
             bad = stage.kernel < 0 or stage.stride < 0 or stage.kind not in POOL_KINDS or (
                 stage.kernel == 0 and (stage.stride or stage.kind != "avg" or stage.same))
         elif isinstance(stage, FireSpec):
@@ -245,7 +307,9 @@ def validate(spec: NetworkSpec) -> None:
                 not isinstance(stage, DwSpec) and stage.cout < 1)
             if isinstance(stage, BlockSpec):
                 bad = bad or stage.kind not in BLOCK_KINDS or stage.se < 0 or (
-                    stage.kind != "ds" and stage.hidden < 1)
+                    stage.kind != "ds" and stage.hidden < 1) or stage.groups < 1 or (
+                    stage.groups > 1 and (stage.kind != "ir" or stage.cout % stage.groups
+                                          or (stage.hidden or 1) % stage.groups))
         if bad or (getattr(stage, "act", None) not in (None,) + ACTIVATION_NAMES):
             raise InputError(f"network spec stage {_stage_token(stage)!r} is not valid: "
                              f"kernel/stride/channels must be positive (fire: an even "

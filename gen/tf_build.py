@@ -33,7 +33,14 @@ def _keras_ops(layers: Any) -> dict[str, Callable[[Op, list[Any]], Any]]:
 
     def conv(op: Op, inputs: list[Any]) -> Any:
         return layers.Conv2D(op.layer.cout, op.layer.kernel, op.layer.stride, padding(op),
+                             groups=op.layer.groups or 1,
                              activation=op.layer.activation)(inputs[0])
+
+    def shuffle(op: Op, inputs: list[Any]) -> Any:
+        h, w, c, groups = op.layer.out_h, op.layer.out_w, op.layer.cout, op.layer.groups
+        x = layers.Reshape((h, w, groups, c // groups))(inputs[0])
+        x = layers.Permute((1, 2, 4, 3))(x)
+        return layers.Reshape((h, w, c))(x)
 
     def dwconv(op: Op, inputs: list[Any]) -> Any:
         return layers.DepthwiseConv2D(op.layer.kernel, op.layer.stride, padding(op),
@@ -54,6 +61,8 @@ def _keras_ops(layers: Any) -> dict[str, Callable[[Op, list[Any]], Any]]:
         "add": lambda op, inputs: layers.Add()(inputs),
         "mul": lambda op, inputs: layers.Multiply()(inputs),
         "concat": lambda op, inputs: layers.Concatenate()(inputs),
+        "shuffle": shuffle,
+        "zeros": lambda op, inputs: layers.Lambda(lambda t: t * 0.0)(inputs[0]),
     }
 
 

@@ -4,7 +4,8 @@ Uses only the ``flatbuffers`` runtime (no TensorFlow, no generated schema packag
 the handful of TFLite schema fields needed are read by their slot numbers below
 (schema.fbs of TensorFlow Lite; field slot i lives at vtable offset 4 + 2 i).
 Rows follow the conventions of :mod:`dnncost.gen.layers` (a pool's padding is what TFLite
-pads before its input).
+pads before its input; a TRANSPOSE of a ``[1, h, w, g, c/g]`` reshape is a channel
+shuffle).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dnncost.errors import InputError
 from dnncost.records import Layer
 
 # BuiltinOperator codes (schema.fbs)
-_CONV, _DWCONV, _FC = 3, 4, 9
+_CONV, _DWCONV, _FC, _TRANSPOSE = 3, 4, 9, 39
 _POOLS = {1: "avg", 17: "max"}  # AVERAGE_POOL_2D, MAX_POOL_2D
 _REDUCTIONS = {40, 74, 82}  # MEAN, SUM, REDUCE_MAX: global pooling when over H, W
 _ELEMENTWISE = {0: "add", 18: "mul", 19: "relu", 21: "relu6", 117: "hswish",
@@ -165,6 +166,11 @@ def _row(reader: _Reader, code: int, op: Table, inputs: list[list[int]],
                     padding=pad if get8(pad_slot) == _SAME else 0,
                     activation=_FUSED.get(get8(act_slot), "other"), macs=out_elements,
                     params=0)
+    if code == _TRANSPOSE and len(inputs[0]) == 5:  # [1, h, w, g, c/g]: a channel shuffle
+        _, h, w, groups, per_group = inputs[0]
+        return dict(op_type="shuffle", in_h=h, in_w=w, out_h=h, out_w=w,
+                    cin=groups * per_group, cout=groups * per_group, groups=groups,
+                    macs=out_elements, params=0)
     if code in _REDUCTIONS and len(inputs[0]) == 4:
         return dict(base, op_type="pool", out_h=out_h or 1, out_w=out_w or 1, kernel=in_h,
                     stride=1, padding=0, macs=out_elements, params=0)

@@ -14,8 +14,9 @@ import json
 
 import numpy as np
 
+from dnncost.encoding import LayerTables
 from dnncost.errors import ModelError
-from dnncost.records import Device, Layer
+from dnncost.records import Device, Network
 from dnncost.store import Store
 from dnncost.learn.features import features_matrix
 
@@ -25,7 +26,8 @@ class LatencyData:
     """Latencies of ``devices`` x ``networks`` (ms, NaN where not measured) and what
     describes each side. ``measure_order[d, n]`` is the position of network ``n`` in
     device ``d``'s own sweep (by ``measured_at``; rows without one, as the IISWC files,
-    by their row), used to find devices that drift."""
+    by their row; NaN where neither says, as HELP's tables), used to find devices that
+    drift."""
 
     device_ids: tuple[str, ...]
     device_groups: tuple[str, ...]
@@ -33,7 +35,7 @@ class LatencyData:
     network_names: tuple[str, ...]
     latency_ms: np.ndarray
     features: np.ndarray
-    layers: tuple[tuple[Layer, ...], ...]
+    layers: LayerTables
     measure_order: np.ndarray
     devices: tuple[Device, ...]
     config: Mapping[str, Any]
@@ -57,7 +59,7 @@ class LatencyData:
             network_names=tuple(self.network_names[i] for i in n),
             latency_ms=self.latency_ms[np.ix_(d, n)],
             features=self.features[n],
-            layers=tuple(self.layers[i] for i in n),
+            layers=self.layers.select(n),
             measure_order=self.measure_order[np.ix_(d, n)],
         )
 
@@ -67,9 +69,33 @@ class LatencyData:
         return [where[name] for name in names]
 
 
+def network_tables(store: Store, networks: Sequence[Network]) -> LayerTables:
+    """The layer tables of ``networks``: their stored rows, or (a network imported with
+    a spec only, as NAS-Bench-201's 15,625) the rows gen's walker makes of its spec."""
+    from dnncost.gen.fast_layers import encoded_tables
+
+    stored = store.networks_with_layers()
+    # A network with neither (a bare import-csv name) has an empty table, as before.
+    records = [store.layers(n.id) if n.id in stored else None if n.spec.get("spec") else []
+               for n in networks]
+    walked = [i for i, r in enumerate(records) if r is None]
+    if not walked:
+        return LayerTables.of(records)  # type: ignore[arg-type]
+    rows, index = encoded_tables([str(networks[i].spec["spec"]) for i in walked])
+    made = LayerTables(rows, np.bincount(index, minlength=len(walked)))
+    if len(walked) == len(networks):
+        return made
+    position = {i: k for k, i in enumerate(walked)}
+    tables = [made.select([position[i]]) if r is None else LayerTables.of([r])
+              for i, r in enumerate(records)]
+    return LayerTables(np.concatenate([t.rows for t in tables]),
+                       [int(t.counts[0]) for t in tables])
+
+
 # Config keys that differ between devices measuring under one protocol: the benchmark
-# binary is built per ABI, so arm64 and armv7 phones run builds with different sha256.
-DEVICE_SPECIFIC_CONFIG = ("tool_sha256",)
+# binary is built per ABI, so arm64 and armv7 phones run builds with different sha256;
+# a HELP setting is a device at its own batch size.
+DEVICE_SPECIFIC_CONFIG = ("tool_sha256", "batch")
 
 
 def protocol_key(config: Mapping[str, Any]) -> str:
@@ -98,6 +124,22 @@ def config_hashes(store: Store, config_hash: str | None = None) -> list[str]:
     return sorted(h for h, key in keys.items() if key == chosen)
 
 
+def other_configs(store: Store, chosen: Sequence[str]) -> list[dict[str, Any]]:
+    """The usable measurements under protocols other than the ``chosen`` hashes':
+    each protocol's config, one of its hashes and its count (never pooled with them)."""
+    counts = store.usable_config_counts()
+    chosen_keys = {protocol_key(json.loads(r["config"])) for r in counts
+                   if r["config_hash"] in chosen}
+    others: dict[str, dict[str, Any]] = {}
+    for r in counts:
+        key = protocol_key(json.loads(r["config"]))
+        if key not in chosen_keys:
+            entry = others.setdefault(key, {"config": json.loads(key),
+                                            "config_hash": r["config_hash"], "n": 0})
+            entry["n"] += r["n"]
+    return sorted(others.values(), key=lambda e: -e["n"])
+
+
 def load_dataset(store: Store, config_hash: str | None = None,
                  min_devices: int = 1) -> LatencyData:
     """Pivot the store's successful measurements of one protocol (that of ``config_hash``,
@@ -107,22 +149,25 @@ def load_dataset(store: Store, config_hash: str | None = None,
     rows = store.usable_medians(hashes)
     per_network = Counter(r["network_id"] for r in rows)
     networks = [n for n in store.networks() if per_network[n.id] >= min_devices]
-    devices = [d for d in store.devices() if any(r["device_id"] == d.id for r in rows)]
+    measured = {r["device_id"] for r in rows}
+    devices = [d for d in store.devices() if d.id in measured]
     d_pos = {d.id: i for i, d in enumerate(devices)}
     n_pos = {n.id: i for i, n in enumerate(networks)}
     matrix = np.full((len(devices), len(networks)), np.nan)
     order = np.full(matrix.shape, np.nan)
-    source_row = [float(n.spec.get("row", i)) for i, n in enumerate(networks)]
+    source_row = [n.spec.get("row") for n in networks]  # a study's file order, if any
     per_device: dict[int, list[tuple[str, float, int]]] = {}
     for r in rows:
         if r["network_id"] in n_pos:
             d, n = d_pos[r["device_id"]], n_pos[r["network_id"]]
             matrix[d, n] = r["median_ms"]
-            per_device.setdefault(d, []).append((r["measured_at"] or "", source_row[n], n))
-    for d, measured in per_device.items():  # each device's own sweep order
-        for position, (_, _, n) in enumerate(sorted(measured)):
+            if r["measured_at"] or source_row[n] is not None:
+                per_device.setdefault(d, []).append(
+                    (r["measured_at"] or "", float(source_row[n] or 0), n))
+    for d, sweep in per_device.items():  # each device's own sweep order (NaN: unknown)
+        for position, (_, _, n) in enumerate(sorted(sweep)):
             order[d, n] = position
-    layers = tuple(tuple(store.layers(n.id)) for n in networks)
+    layers = network_tables(store, networks)
 
     return LatencyData(
         device_ids=tuple(d.id for d in devices),

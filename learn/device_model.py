@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from dnncost.encoding import take
 from dnncost.records import Layer
 from dnncost.learn.exportable import ExportableModel
 from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET, features_matrix, sequence_matrix
@@ -50,7 +51,7 @@ class DeviceModel:
             if name in self.known_log_ms:
                 out[i] = self.known_log_ms[name]
         if todo:
-            x = exportable_features(self.exportable, [networks_layers[i] for i in todo])
+            x = exportable_features(self.exportable, take(networks_layers, todo))
             out[todo] = self.exportable.predict_log_ms(x)
         return out
 

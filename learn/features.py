@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from dnncost.encoding import COL, OP_CODES, default_macs, encode, encode_many
+from dnncost.encoding import COL, OP_CODES, LayerTables, default_macs, encode, encode_many
 from dnncost.records import ACTIVATIONS, Layer
 
 FEATURE_SET = "agg-v1"
@@ -172,9 +172,17 @@ def network_features(layers: Sequence[Layer]) -> np.ndarray:
 
 
 def features_matrix(networks_layers: Sequence[Sequence[Layer]]) -> np.ndarray:
-    """Aggregated features of many networks, float32 ``[N, F]``."""
+    """Aggregated features of many networks, float32 ``[N, F]`` (kept with a LayerTables
+    block, whose rows never change, so each is featurized once)."""
+    cached = getattr(networks_layers, "agg_features", None)
+    if cached is not None:
+        return cached
     rows, index = encode_many(networks_layers)
-    return agg_features(rows, index, len(networks_layers))
+    features = agg_features(rows, index, len(networks_layers))
+    if isinstance(networks_layers, LayerTables):
+        features.setflags(write=False)
+        networks_layers.agg_features = features
+    return features
 
 
 class _StageAmounts:
@@ -207,8 +215,9 @@ class _StageAmounts:
             self.amounts[todo] = _segments(amounts, owner, len(todo))
             self.channels[todo] = _segments(channels, owner, len(todo), True)
             first = np.r_[True, owner[1:] != owner[:-1]]
-            self.pixels[todo] = (rows[first, COL["in_h"]].astype(np.float64)
-                                 * rows[first, COL["in_w"]])
+            self.pixels[todo] = 0.0  # a stage without rows (an FBNet skip)
+            self.pixels[todo[owner[first]]] = (rows[first, COL["in_h"]].astype(np.float64)
+                                               * rows[first, COL["in_w"]])
             self.known[todo] = True
 
 

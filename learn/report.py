@@ -25,7 +25,8 @@ PAPER_ROWS: tuple[dict[str, Any], ...] = (
     {"regime": "seen", "mode": "paper", "model": "hw-spec descriptor", "sampling": "-",
      "k": 0, "metrics": {"r2": 0.13}},
 )
-COLUMNS = ("r2", "spearman", "kendall", "mape", "rmspe", "within5", "within10")
+COLUMNS = ("r2", "spearman", "spearman_band", "kendall", "mape", "rmspe", "within5",
+           "within10")
 
 
 def grid(base: TrainOptions, modes: Iterable[str], models: Iterable[str],
@@ -43,17 +44,23 @@ def grid(base: TrainOptions, modes: Iterable[str], models: Iterable[str],
     return out
 
 
+def is_iiswc(data: LatencyData) -> bool:
+    """Whether the data is the IISWC 2020 study's (the paper's rows belong beside it)."""
+    return data.config.get("source") == "iiswc2020"
+
+
 def run_grid(data: LatencyData, configs: list[TrainOptions], regimes: Iterable[str],
-             n_folds: int = 5, seed: int = 0, log: Any = None) -> list[dict[str, Any]]:
+             n_folds: int = 5, seed: int = 0, log: Any = None,
+             group_by: str = "model") -> list[dict[str, Any]]:
     """Evaluate each configuration in each regime, plus the MACs-only baseline."""
     results = []
     for regime in regimes:
-        results.append(macs_baseline(data, regime, n_folds, seed))
+        results.append(macs_baseline(data, regime, n_folds, seed, group_by))
         for options in configs:
             if options.mode == "individual" and regime == "seen":
                 continue  # individual trains on the device's own networks: unseen only
             start = time.perf_counter()
-            result = evaluate(data, options, regime, n_folds, seed)
+            result = evaluate(data, options, regime, n_folds, seed, group_by)
             result["seconds"] = round(time.perf_counter() - start, 1)
             results.append(result)
             if log:
@@ -62,38 +69,48 @@ def run_grid(data: LatencyData, configs: list[TrainOptions], regimes: Iterable[s
 
 
 def table_row(result: dict[str, Any]) -> str:
-    m = result["metrics"]
-    cells = [result["regime"], result["mode"], result["model"], result["sampling"],
-             str(result["k"])] + [_fmt(m.get(c), c) for c in COLUMNS]
-    return "| " + " | ".join(cells) + " |"
+    """The result's row (and, held out by device type, one row per type after it)."""
+    def row(regime: str, m: dict[str, Any]) -> str:
+        cells = [regime, result["mode"], result["model"], result["sampling"],
+                 str(result["k"])] + [_fmt(m.get(c), c) for c in COLUMNS]
+        return "| " + " | ".join(cells) + " |"
+
+    if "by_type" not in result:
+        return row(result["regime"], result["metrics"])
+    return "\n".join([row(f"{result['regime']}, every type held out", result["metrics"])]
+                     + [row(f"{result['regime']}, {kind}s held out", m)
+                        for kind, m in result["by_type"].items()])
 
 
 def _fmt(value: float | None, column: str) -> str:
     if value is None:
         return ""
-    return f"{value:.4f}" if column in ("r2", "spearman", "kendall") else f"{value:.1f}"
+    return f"{value:.4f}" if column in ("r2", "spearman", "spearman_band", "kendall") \
+        else f"{value:.1f}"
 
 
-def markdown_table(results: list[dict[str, Any]], with_paper: bool = True) -> str:
-    """The results (and the paper's numbers) as one markdown table."""
-    head = ("| regime | mode | model | sampling | k | R^2 (ms) | Spearman | Kendall | "
-            "MAPE % | RMSPE % | within 5% | within 10% |")
-    rows = [head, "|" + "---|" * 12]
+def markdown_table(results: list[dict[str, Any]], with_paper: bool = False) -> str:
+    """The results (and, for the IISWC data, the paper's numbers) as one markdown table."""
+    head = ("| regime | mode | model | sampling | k | R^2 (ms) | Spearman | Spearman 10-90% | "
+            "Kendall | MAPE % | RMSPE % | within 5% | within 10% |")
+    rows = [head, "|" + "---|" * 13]
     rows += [table_row(r) for r in results]
     if with_paper:
         rows += [table_row(r) for r in PAPER_ROWS]
     return "\n".join(rows) + "\n"
 
 
-def write_report(results: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
+def write_report(results: list[dict[str, Any]], out_dir: str | Path,
+                 with_paper: bool = False) -> list[Path]:
     """Write ``evaluation.md``, ``evaluation.json`` and PNG plots to ``out_dir``."""
     path = Path(out_dir)
     path.mkdir(parents=True, exist_ok=True)
-    (path / "evaluation.md").write_text(markdown_table(results))
+    (path / "evaluation.md").write_text(markdown_table(results, with_paper))
     plain = [{k: v for k, v in r.items() if k not in ("true_ms", "pred_ms")}
              for r in results]
     (path / "evaluation.json").write_text(json.dumps(
-        {"results": plain, "paper": list(PAPER_ROWS)}, indent=2) + "\n")
+        {"results": plain, "paper": list(PAPER_ROWS) if with_paper else []}, indent=2)
+        + "\n")
     return [path / "evaluation.md", path / "evaluation.json"] + _plots(results, path)
 
 

@@ -21,30 +21,44 @@ def select_random(log_ms: np.ndarray, k: int, seed: int = 0) -> list[int]:
     return sorted(int(i) for i in rng.choice(log_ms.shape[1], size=k, replace=False))
 
 
-def _entropy(codes: np.ndarray) -> float:
-    _, counts = np.unique(codes, axis=0, return_counts=True)
-    p = counts / counts.sum()
-    return float(-(p * np.log(p)).sum())
+def _column_entropies(codes: np.ndarray) -> np.ndarray:
+    """Entropy (nats) of each column's values across the rows (devices)."""
+    ordered = np.sort(codes, axis=0)
+    starts = np.vstack([np.ones((1, codes.shape[1]), bool), ordered[1:] != ordered[:-1]])
+    run = np.cumsum(starts, axis=0) - 1  # each value's run of equal values, per column
+    counts = np.zeros(codes.shape)
+    np.add.at(counts, (run, np.broadcast_to(np.arange(codes.shape[1]), codes.shape)), 1.0)
+    p = counts / codes.shape[0]
+    return -(p * np.log(np.where(p > 0, p, 1.0))).sum(0)
+
+
+def _placement_gains(scaled: np.ndarray, info: np.ndarray) -> np.ndarray:
+    """log det gain of adding each network to a placement's information matrix (the
+    matrix determinant lemma: log(1 + s' info^-1 s))."""
+    return np.log1p(np.einsum("nr,rs,ns->n", scaled, np.linalg.inv(info), scaled))
 
 
 def select_mutual_info(log_ms: np.ndarray, k: int, seed: int = 0, bins: int = 4) -> list[int]:
     """Greedy: add the network that most increases the joint entropy of the set's
-    percentile-binned latencies across training devices (ties: highest own entropy,
-    then lowest position)."""
+    percentile-binned latencies across training devices. Once the set tells every
+    device apart the entropy cannot grow (about 20 devices, 4 bins), so ties go to the
+    network that adds most to placing a device on the low-rank factors (select_d_optimal's
+    criterion), then to the highest own entropy: never to a position."""
     edges = np.nanpercentile(log_ms, np.linspace(0, 100, bins + 1)[1:-1], axis=0)
     codes = np.stack([np.searchsorted(edges[:, j], log_ms[:, j]) for j in
-                      range(log_ms.shape[1])], axis=1)
-    own = np.array([_entropy(codes[:, [j]]) for j in range(codes.shape[1])])
+                      range(log_ms.shape[1])], axis=1).astype(np.int64)
+    own = _column_entropies(codes)
+    scaled, info = _placement_design(log_ms)
+    label = np.zeros(len(codes), np.int64)  # each device's joint code of the chosen set
     chosen: list[int] = []
     for _ in range(k):
-        best, best_key = -1, (-np.inf, -np.inf)
-        for j in range(codes.shape[1]):
-            if j in chosen:
-                continue
-            key = (round(_entropy(codes[:, chosen + [j]]), 9), own[j])
-            if key > best_key:
-                best, best_key = j, key
+        joint = np.round(_column_entropies(label[:, None] * (bins + 1) + codes), 9)
+        gains = np.round(_placement_gains(scaled, info), 9)
+        keys = np.lexsort((own, gains, joint))  # last key first: joint, gains, own
+        best = next(int(j) for j in keys[::-1] if j not in chosen)
         chosen.append(best)
+        label = np.unique(label * (bins + 1) + codes[:, best], return_inverse=True)[1]
+        info = info + np.outer(scaled[best], scaled[best])
     return sorted(chosen)
 
 
@@ -88,24 +102,29 @@ def select_statistical(log_ms: np.ndarray, k: int, seed: int = 0) -> list[int]:
     return sorted(chosen)
 
 
-def select_d_optimal(log_ms: np.ndarray, k: int, seed: int = 0, rank: int = 3) -> list[int]:
-    """Ours: greedy D-optimal design on the low-rank network factors of the training
-    devices. Each step adds the network that most increases the log-determinant of the
-    information matrix used to place a new device, weighted by how well the factors
-    explain that network (a network the structure fits badly places a device badly)."""
+def _placement_design(log_ms: np.ndarray, rank: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The low-rank network factors of the training devices, each network's scaled by
+    how badly the factors fit it, and the prior information matrix of a placement."""
     factors = fit_factors(log_ms, rank)
     g = factors.loadings
     y = fill_missing(log_ms)
     fitted = factors.mean_log_ms + (np.linalg.lstsq(g, (y - factors.mean_log_ms).T,
                                                     rcond=None)[0].T @ g.T)
     noise = np.sqrt(((y - fitted) ** 2).mean(0)) + np.sqrt(factors.noise_var)
-    scaled = g / noise[:, None]
-    info = np.linalg.inv(factors.prior_cov) * factors.noise_var
+    return g / noise[:, None], np.linalg.inv(factors.prior_cov) * factors.noise_var
+
+
+def select_d_optimal(log_ms: np.ndarray, k: int, seed: int = 0, rank: int = 3) -> list[int]:
+    """Ours: greedy D-optimal design on the low-rank network factors of the training
+    devices. Each step adds the network that most increases the log-determinant of the
+    information matrix used to place a new device, weighted by how well the factors
+    explain that network (a network the structure fits badly places a device badly)."""
+    scaled, info = _placement_design(log_ms, rank)
     chosen: list[int] = []
     for _ in range(k):
         gains = [(-np.inf if j in chosen else
                   np.linalg.slogdet(info + np.outer(scaled[j], scaled[j]))[1], -j)
-                 for j in range(len(g))]
+                 for j in range(len(scaled))]
         best = -max(gains)[1]
         chosen.append(best)
         info = info + np.outer(scaled[best], scaled[best])

@@ -6,9 +6,10 @@ parses options and prints what these return.
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -18,26 +19,28 @@ from dnncost.artifacts import read_latency_csv
 from dnncost.errors import InputError, ModelError
 from dnncost.records import Device
 from dnncost.store import Store
-from dnncost.learn.dataset import config_hashes, device_type, load_dataset
+from dnncost.learn.adaptation import adapt_estimator
+from dnncost.learn.dataset import (config_hashes, device_type, load_dataset, network_tables,
+                                   other_configs)
 from dnncost.learn.evaluation import metrics
-from dnncost.learn.device_model import DeviceModel
 from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET
 from dnncost.learn.ranges import feature_ranges
 from dnncost.learn.lowrank import fit_score, measurement_residuals
 from dnncost.learn.model_io import load_device_model, load_model, save_device_model, save_model
-from dnncost.learn.training import Trained, TrainOptions, train
+from dnncost.learn.training import TrainOptions, train
 
-CALIBRATION_PRIOR = 5.0  # pseudo-measurements shrinking the calibration shift to 0
 MAHALANOBIS_WARNING = 3.0
 RESIDUAL_WARNING = 3.0  # times the training devices' RMS residual
 SUSPECT_RATIO = 1.5  # a measurement this many times off what its others imply is suspect
 
 
 def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path,
-                 exclude_devices: Sequence[str] = ()) -> dict[str, Any]:
+                 exclude_devices: Sequence[str] = (), config_hash: str | None = None
+                 ) -> dict[str, Any]:
     """Train on every device of the store but ``exclude_devices`` and write MODEL_DIR;
-    returns the manifest."""
-    data = load_dataset(store)
+    returns the manifest. One measurement protocol: that of ``config_hash``, else the
+    most measured one (the others are listed in the manifest's ``other_configs``)."""
+    data = load_dataset(store, config_hash)
     unknown = sorted(set(exclude_devices) - set(data.device_ids))
     if unknown:
         raise InputError(f"unknown device(s) {', '.join(unknown)} to exclude: see "
@@ -55,10 +58,11 @@ def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path,
             row = data.latency_ms[d]
             measured = {n: row[i] for i, n in enumerate(data.network_names) if n in
                         trained.signature}
-            model = trained.estimator.adapt(measured, device)
+            model, _ = adapt_estimator(trained.estimator, options.model, options.mode,
+                                       measured, device)
             ok = np.isfinite(row)
             true.append(row[ok]), dev.append(np.full(int(ok.sum()), d))
-            pred.append(model.predict_ms([l for l, o in zip(data.layers, ok) if o],
+            pred.append(model.predict_ms(data.layers.select(np.flatnonzero(ok)),
                                          [n for n, o in zip(data.network_names, ok) if o]))
         fit = metrics(np.concatenate(true), np.concatenate(pred), np.concatenate(dev))
     name_of = dict(zip(data.network_names, data.network_ids))
@@ -74,7 +78,9 @@ def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path,
                 "feature_set": SEQUENCE_SET if options.model == "lstm" else FEATURE_SET,
                 "options": asdict(options), "training_devices": trained.device_ids,
                 "excluded_devices": list(exclude_devices), "signature": signature,
-                "config_hashes": config_hashes(store), "metrics": fit, "report": report}
+                "config_hashes": config_hashes(store, config_hash), "metrics": fit,
+                "report": report,
+                "other_configs": other_configs(store, config_hashes(store, config_hash))}
     save_model(out_dir, trained, manifest, signature, _report_md(options, report, signature))
     return manifest
 
@@ -118,9 +124,8 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
         if len(sig) and np.allclose(sig, known, rtol=1e-9, atol=0):
             raise InputError(f"these signature latencies are training device {device_id}'s: "
                              "adapt to a device that is not in the training store")
-    model = trained.estimator.adapt(measured, device)
-    shift = calibrate(model, trained.estimator, measured) \
-        if manifest["model"] in ("xgb", "lstm") and manifest["mode"] != "individual" else 0.0
+    model, shift = adapt_estimator(trained.estimator, manifest["model"], manifest["mode"],
+                                   measured, device)
     score: dict[str, Any] = {}
     suspect: dict[str, float] = {}
     if trained.factors is not None:
@@ -143,7 +148,14 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
         warnings.append("this device looks unlike every training device (a little core, a "
                         "throttled phone?): predictions may be off; measure more networks "
                         "and pass them in the measurements file")
-    if suspect:
+    if len(suspect) > len(measured) / 2:
+        config = json.dumps(manifest.get("report", {}).get("config", {}), sort_keys=True)
+        warnings.append(f"{len(suspect)} of {len(measured)} measurements disagree with what "
+                        "the device's others imply: the device was likely measured another "
+                        f"way than the training devices ({config}; another delegate, "
+                        "precision or thread count?): measure it that way, or train on data "
+                        "of its own config")
+    elif suspect:
         named = ", ".join(f"{n} measured {ratio:g}x" for n, ratio in list(suspect.items())[:3])
         more = f" (and {len(suspect) - 3} more, in device_model.json)" if len(suspect) > 3 else ""
         warnings.append(f"{named}{more} the latency the device's other measurements imply: "
@@ -164,25 +176,6 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
             "measured_networks": len(measured)}
 
 
-def calibrate(model: DeviceModel, estimator: Any, measured: dict[str, float]) -> float:
-    """Shift an adapted xgb/lstm model by the shrunk mean log residual over every network
-    the device measured (its signature and any others); returns the shift (log ms).
-    The low-rank models need none: they place the device from all its measurements."""
-    names = list(measured)
-    rows = [estimator.network_names_.index(n) for n in names]
-    exp = model.exportable
-    x = estimator.sequences_[rows] if exp.feature_set.startswith(SEQUENCE_SET) \
-        else estimator.features_[rows]
-    residual = np.log([measured[n] for n in names]) - exp.predict_log_ms(x)
-    shift = float(residual.sum() / (len(residual) + CALIBRATION_PRIOR))
-    if exp.module is not None:
-        exp.module.bias_log_ms.add_(shift)
-    else:
-        model.exportable = replace(exp, bias_log_ms=exp.bias_log_ms + shift)
-    model.known_log_ms = {n: v + shift for n, v in model.known_log_ms.items()}
-    return shift
-
-
 def predict_rows(device_model_dir: str | Path, store: Store,
                  names: Sequence[str] | None = None) -> list[tuple[str, float]]:
     """Predicted ``(network, latency_ms)`` for networks of the store (all by default)."""
@@ -190,8 +183,7 @@ def predict_rows(device_model_dir: str | Path, store: Store,
     networks = store.networks(names)
     if not networks:
         raise ModelError(f"store {store.path} holds no networks: import or generate some")
-    layers = [store.layers(n.id) for n in networks]
-    predicted = model.predict_ms(layers, [n.name for n in networks])
+    predicted = model.predict_ms(network_tables(store, networks), [n.name for n in networks])
     return [(n.name, float(ms)) for n, ms in zip(networks, predicted)]
 
 

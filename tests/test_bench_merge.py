@@ -49,7 +49,7 @@ def test_merge_adds_then_is_idempotent_and_keeps_conflicts(tmp_path):
            "0 conflicts, 1 canary series" in result.output
     assert f"merged {bob}: 0 networks, 0 devices, 1 measurements added, 0 unchanged, " \
            "1 conflicts" in result.output
-    assert f"conflict phone_a / n1 / config" in result.output
+    assert "conflict phone_a / n1 / config" in result.output
     with Store(ours) as store:
         medians = {(m.device_id, m.network_id): m.median_ms for m in store.measurements()}
         conflicts = store.rows("SELECT device_id, network_id, median_ms, source "

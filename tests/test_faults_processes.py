@@ -3,7 +3,6 @@ cool-down and of gen, a lost adb server, many first opens of one new store."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import sqlite3

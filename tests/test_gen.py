@@ -55,9 +55,9 @@ def test_malformed_specs_are_input_errors(text: str) -> None:
 
 
 def test_samplers_are_reproducible_and_prefix_stable() -> None:
-    assert space_names() == tuple(SPACES) + ("iiswc",)
+    assert space_names() == tuple(SPACES) + ("nasbench201", "fbnet", "fbnet224", "iiswc")
     assert len(sample_specs("iiswc", None, 0)) == 118 and len(sample_specs("iiswc", 5, 9)) == 5
-    for space in SPACES:
+    for space in space_names()[:-1]:
         first = sample_specs(space, 12, seed=3)
         assert first == sample_specs(space, 12, seed=3)
         assert first[:5] == sample_specs(space, 5, seed=3)
@@ -118,7 +118,7 @@ def test_layer_table_counts_macs_and_params_by_hand() -> None:
 
 
 def test_sampling_errors_name_the_problem() -> None:
-    with pytest.raises(InputError, match="mobileopt, efficient, iiswc"):
+    with pytest.raises(InputError, match="mobileopt, efficient, nasbench201, fbnet, fbnet224, iiswc"):
         sample_specs("resnets", 3, 1)
     with pytest.raises(InputError, match="at least 1"):
         sample_specs("mobileopt", 0, 1)

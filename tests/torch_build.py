@@ -32,13 +32,31 @@ def torch_module(spec: NetworkSpec, seed: int = 0) -> Any:
         return nn.Sequential(module, act()) if act else module
 
     def pool(op: Op) -> nn.Module:
-        kind = nn.MaxPool2d if op.kind == "maxpool" else nn.AvgPool2d
-        return kind(op.layer.kernel, op.layer.stride, ceil_mode=op.same)
+        if op.kind == "maxpool":
+            return nn.MaxPool2d(op.layer.kernel, op.layer.stride, op.layer.padding or 0,
+                                ceil_mode=op.same)
+        return nn.AvgPool2d(op.layer.kernel, op.layer.stride, op.layer.padding or 0,
+                            ceil_mode=op.same, count_include_pad=False)
+
+    class Shuffle(nn.Module):
+        def __init__(self, groups: int) -> None:
+            super().__init__()
+            self.groups = groups
+
+        def forward(self, x: Any) -> Any:
+            n, c, h, w = x.shape
+            return x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(
+                n, c, h, w)
+
+    class Zeros(nn.Module):
+        def forward(self, x: Any) -> Any:
+            return x * 0.0
 
     modules = {"conv": conv, "dwconv": conv, "avgpool": pool, "maxpool": pool,
                "mean": lambda op: nn.AdaptiveAvgPool2d(1), "relu": lambda op: nn.ReLU(),
                "relu6": lambda op: nn.ReLU6(), "hswish": lambda op: nn.Hardswish(),
-               "sigmoid": lambda op: nn.Sigmoid()}
+               "sigmoid": lambda op: nn.Sigmoid(), "shuffle": lambda op: Shuffle(op.layer.groups),
+               "zeros": lambda op: Zeros()}
     combine = {"add": lambda xs: xs[0] + xs[1], "mul": lambda xs: xs[0] * xs[1],
                "concat": lambda xs: torch.cat(xs, 1)}
 

@@ -16,8 +16,14 @@ def data() -> None:
 
 @data.command("import-iiswc")
 @click.argument("directory", type=click.Path(), required=False)
+@click.option("--precision", type=click.Choice(["int8", "fp32"]), default="int8",
+              show_default=True, help="How the files' networks were measured.")
+@click.option("--delegate", type=click.Choice(["cpu", "xnnpack", "gpu", "nnapi"]),
+              default="cpu", show_default=True)
+@click.option("--threads", type=click.IntRange(1), default=1, show_default=True)
 @store_option
-def import_iiswc_cmd(directory: str | None, store_path: str) -> None:
+def import_iiswc_cmd(directory: str | None, precision: str, delegate: str, threads: int,
+                     store_path: str) -> None:
     """Import the IISWC 2020 dataset (118 networks x N phones): the 84 phones shipped
     with dnncost, or the published dataset in DIRECTORY.
 
@@ -25,11 +31,36 @@ def import_iiswc_cmd(directory: str | None, store_path: str) -> None:
     Examples:
       dnncost data import-iiswc
       dnncost data import-iiswc ../shared/datasets/iiswc2020
+      dnncost data import-iiswc gpu-phones/ --delegate gpu   (measured with the GPU delegate)
     """
-    from dnncost.importers import import_iiswc
+    from dnncost.importers import import_iiswc, iiswc_config
 
     with open_store(store_path, create=True) as store:
-        result = import_iiswc(store, directory)
+        result = import_iiswc(store, directory, iiswc_config(precision, threads, delegate))
+    echo(f"imported {result.networks} networks, {result.devices} devices, "
+         f"{result.measurements} measurements into {store_path} "
+         f"({result.changed_rows} rows changed)")
+
+
+@data.command("import-help")
+@click.argument("directory", type=click.Path())
+@click.option("--space", type=click.Choice(["nasbench201", "fbnet", "fbnet224"]),
+              default="nasbench201", show_default=True,
+              help="The search space of the directory's architectures (fbnet: its "
+                   "CIFAR-100 32x32 form; fbnet224: ImageNet).")
+@store_option
+def import_help_cmd(directory: str, space: str, store_path: str) -> None:
+    """Import HELP's latency tables (latency/<setting>.pt): each setting a device, each
+    architecture a network of the space.
+
+    \b
+    Example:
+      dnncost data import-help HELP/data/nasbench201 --store nb201.sqlite
+    """
+    from dnncost.help_import import import_help
+
+    with open_store(store_path, create=True) as store:
+        result = import_help(store, directory, space)
     echo(f"imported {result.networks} networks, {result.devices} devices, "
          f"{result.measurements} measurements into {store_path} "
          f"({result.changed_rows} rows changed)")

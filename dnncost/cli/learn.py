@@ -36,10 +36,14 @@ _SAMPLINGS = ("random", "mutual_info", "spearmanCorr", "statistical", "d_optimal
 @click.option("--lstm-epochs", type=click.IntRange(1), default=200, show_default=True)
 @click.option("--exclude-device", "exclude_devices", multiple=True, metavar="DEVICE",
               help="Leave a device out of training (repeatable), e.g. your test phone.")
+@click.option("--config", "config_hash", metavar="HASH",
+              help="Train on the measurements of this config (`dnncost data info` lists "
+                   "them); default: the most measured one. Configs are never mixed.")
 @store_option
 def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
           name: str | None, seed: int, keep_drifting: bool, lstm_epochs: int,
-          exclude_devices: tuple[str, ...], store_path: str) -> None:
+          exclude_devices: tuple[str, ...], config_hash: str | None,
+          store_path: str) -> None:
     """Train a cost model on every device of the store.
 
     Example: dnncost train --mode collaborative --model xgb --sampling mutual_info
@@ -52,8 +56,12 @@ def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
     options = TrainOptions(mode, model, sampling, k, seed, keep_drifting,
                            lstm_epochs=lstm_epochs)
     with open_store(store_path) as store:
-        manifest = train_to_dir(store, options, target, exclude_devices)
+        manifest = train_to_dir(store, options, target, exclude_devices, config_hash)
     report = manifest["report"]
+    for other in manifest["other_configs"]:
+        click.echo(f"dnncost: warning: not mixed in: {other['n']} measurements under config "
+                   f"{json.dumps(other['config'], sort_keys=True)}; train on them with "
+                   f"--config {other['config_hash']}", err=True)
     echo(f"trained {mode} {model} on {report['devices']} devices x {report['networks']} "
          f"networks in {report['train_seconds']} s -> {target}")
     if report["drifting_devices"]:
@@ -69,31 +77,39 @@ def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
               type=click.Choice(_SAMPLINGS))
 @click.option("--signature-size", "--numSamples", "ks", multiple=True, type=click.IntRange(1))
 @click.option("--regime", "regimes", multiple=True, type=click.Choice(("seen", "unseen")))
+@click.option("--group-by", type=click.Choice(("model", "device-type")), default="model",
+              show_default=True, help="Hold out devices by phone model (5 folds) or each "
+                                      "device type in turn (GPU / CPU / phone / other).")
 @click.option("--folds", type=click.IntRange(2), default=5, show_default=True)
+@click.option("--config", "config_hash", metavar="HASH",
+              help="Evaluate on this config's measurements (default: the most measured).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--lstm-epochs", type=click.IntRange(1), default=200, show_default=True)
 @click.option("-o", "--out", "out_dir", type=click.Path(), default="reports/evaluation",
               show_default=True)
 @store_option
 def evaluate(modes: tuple[str, ...], models: tuple[str, ...], samplings: tuple[str, ...],
-             ks: tuple[int, ...], regimes: tuple[str, ...], folds: int, seed: int,
-             lstm_epochs: int, out_dir: str, store_path: str) -> None:
-    """Leave-devices-out accuracy (devices grouped by phone model), seen/unseen networks.
+             ks: tuple[int, ...], regimes: tuple[str, ...], group_by: str, folds: int,
+             config_hash: str | None, seed: int, lstm_epochs: int, out_dir: str,
+             store_path: str) -> None:
+    """Leave-devices-out accuracy (devices grouped by phone model, or by device type),
+    seen/unseen networks.
 
     Example: dnncost evaluate --model lowrank --model xgb --sampling d_optimal
     --signature-size 10 -o reports/eval
     """
     from dnncost.learn.dataset import load_dataset
-    from dnncost.learn.report import grid, markdown_table, run_grid, write_report
+    from dnncost.learn.report import grid, is_iiswc, markdown_table, run_grid, write_report
     from dnncost.learn.training import TrainOptions
 
     configs = grid(TrainOptions(seed=seed, lstm_epochs=lstm_epochs), modes or _MODES,
                    models or ("xgb", "lowrank", "hybrid"), samplings or _SAMPLINGS, ks or (5, 10, 20))
     with open_store(store_path) as store:
-        data = load_dataset(store)
-    results = run_grid(data, configs, regimes or ("seen", "unseen"), folds, seed)
-    write_report(results, out_dir)
-    click.echo(markdown_table(results))
+        data = load_dataset(store, config_hash)
+    results = run_grid(data, configs, regimes or ("seen", "unseen"), folds, seed,
+                       group_by=group_by)
+    write_report(results, out_dir, is_iiswc(data))
+    click.echo(markdown_table(results, is_iiswc(data)))
     echo(f"wrote {out_dir}/evaluation.md, evaluation.json and plots")
 
 

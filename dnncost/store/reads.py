@@ -66,6 +66,11 @@ class Reads:
         """A network's layer table."""
         return [Layer(**row) for row in self.layer_rows(network_id)]
 
+    def networks_with_layers(self) -> set[str]:
+        """Ids of the networks that have stored layer rows (the others' tables come from
+        their spec: gen's walker)."""
+        return {r["network_id"] for r in self.rows("SELECT DISTINCT network_id FROM layers")}
+
     def file_digests(self, network_id: str) -> dict[str, str]:
         """sha256 of each file format recorded for a network."""
         return {r["format"]: r["sha256"] for r in self.rows(
