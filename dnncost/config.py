@@ -51,13 +51,16 @@ def load_config(path: Path | None) -> dict[str, Any]:
 
 def default_map(group: click.Group, config: dict[str, Any]) -> dict[str, Any]:
     """Click's ``default_map`` for ``group`` built from a parsed config."""
+    if not config:  # no file: nothing to load (and no command module imported)
+        return {}
     shared = {param: config[key] for key, param in _GLOBAL_KEYS.items() if key in config}
     return _walk(group, config, shared)
 
 
 def _walk(group: click.Group, sections: dict[str, Any], shared: dict[str, Any]) -> dict:
     mapping: dict[str, Any] = {}
-    for name, command in group.commands.items():
+    for name in group.list_commands(None):  # type: ignore[arg-type]
+        command = group.get_command(None, name)  # type: ignore[arg-type]
         section = sections.get(name)
         section = {_GLOBAL_KEYS.get(k, k): v for k, v in section.items()} \
             if isinstance(section, dict) else {}

@@ -27,8 +27,8 @@ import numpy as np
 from dnncost.paths import safe_name
 from dnncost.records import canonical_json, stable_id
 
-MODELS = (("xgb", "mutual_info", "`make train`'s default"),
-          ("lowrank", "d_optimal", "the most accurate"))
+MODELS = (("lowrank", "d_optimal", "`make train`'s default, the most accurate"),
+          ("xgb", "mutual_info", "XGBoost alone"))
 HELD_OUT = ("Pixel_4_XL_0", "Redmi_Note5_Pro_0", "MotoG3_0")  # flagship, mid-range, low-end
 
 

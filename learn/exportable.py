@@ -20,11 +20,13 @@ knowing how it was trained.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
+from dnncost.errors import ModelError
 from dnncost.learn.features import COST_AMOUNT_COLUMNS, COST_AMOUNT_LOGGED, cost_amounts
 
 FLOOR_MS = 1e-6  # the additive estimate is clipped here before its log
@@ -37,6 +39,47 @@ class TreeTerm:
     booster: Any  # xgboost.Booster
     weight: float = 1.0
     device_vector: np.ndarray | None = None  # appended to each row of X, or None
+
+
+class StoredBooster:
+    """An XGBoost booster kept as the JSON bytes of its file, loaded (and xgboost
+    imported) only when first used: predicting known networks, or adapting a low-rank
+    model, never imports xgboost. Stands in for ``xgboost.Booster``."""
+
+    def __init__(self, raw: bytes, source: str) -> None:
+        try:  # a damaged file is found now, not at the first prediction
+            if "learner" not in json.loads(raw):
+                raise ValueError("no learner")
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{source} is not an XGBoost JSON booster ({str(exc)[:60]}): "
+                             "train or adapt the model again") from None
+        self.raw, self.source, self._booster = raw, source, None
+
+    def loaded(self) -> Any:
+        """The xgboost.Booster (a ModelError naming the file if it is damaged)."""
+        if self._booster is None:
+            import xgboost as xgb
+
+            booster = xgb.Booster()
+            try:
+                booster.load_model(bytearray(self.raw))
+            except Exception as exc:  # xgboost's errors
+                raise ModelError(f"{self.source} is a damaged booster ({type(exc).__name__}: "
+                                 f"{str(exc)[:80]}): train or adapt the model again") from None
+            self._booster = booster
+        return self._booster
+
+    def save_raw(self, raw_format: str = "json") -> bytearray:
+        """The booster's file (unchanged bytes when JSON is asked)."""
+        return bytearray(self.raw) if raw_format == "json" else self.loaded().save_raw(raw_format)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.loaded()[key]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("raw", "source", "_booster"):
+            raise AttributeError(name)
+        return getattr(self.loaded(), name)
 
 
 @dataclass(frozen=True)

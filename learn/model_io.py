@@ -29,7 +29,8 @@ from dnncost import __version__
 from dnncost.artifacts import write_atomic, write_json
 from dnncost.errors import ModelError, shown
 from dnncost.learn.device_model import DeviceModel
-from dnncost.learn.exportable import AnchorSmoother, CostSumTerm, ExportableModel, TreeTerm
+from dnncost.learn.exportable import (AnchorSmoother, CostSumTerm, ExportableModel, StoredBooster,
+                                       TreeTerm)
 
 MANIFEST = "model.json"
 DEVICE_MANIFEST = "device_model.json"
@@ -175,15 +176,12 @@ def load_device_model(model_dir: str | Path) -> DeviceModel:
     _format_of(path, spec, DEVICE_MODEL_FORMAT, "device model")
     try:
         trees = []
-        if spec["trees"]:
-            import xgboost as xgb
-
-            for term in spec["trees"]:
-                booster = xgb.Booster()
-                booster.load_model(bytearray(_member(path, term["file"]).read_bytes()))
-                vector = None if term["device_vector"] is None \
-                    else np.asarray(term["device_vector"], np.float32)
-                trees.append(TreeTerm(booster, float(term["weight"]), vector))
+        for term in spec["trees"]:
+            member = _member(path, term["file"])
+            booster = StoredBooster(member.read_bytes(), str(member))
+            vector = None if term["device_vector"] is None \
+                else np.asarray(term["device_vector"], np.float32)
+            trees.append(TreeTerm(booster, float(term["weight"]), vector))
         module = None
         if spec["module"]:
             from dnncost.learn.lstm import load_module

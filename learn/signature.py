@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from dnncost.errors import InputError, ModelError
 from dnncost.learn.lowrank import fill_missing, fit_factors
@@ -67,6 +66,8 @@ def select_spearman(log_ms: np.ndarray, k: int, seed: int = 0,
     """Repeatedly take the network correlated (Spearman, across training devices) above
     ``threshold`` with the most remaining networks and drop those it covers; when all
     are covered before k, start again over the networks not yet taken."""
+    from scipy.stats import spearmanr  # scipy only where this sampler runs
+
     corr = np.atleast_2d(spearmanr(fill_missing(log_ms)).correlation)
     covers = corr > threshold
     chosen: list[int] = []

@@ -21,6 +21,7 @@ import numpy as np
 
 from dnncost.artifacts import write_atomic
 from dnncost.errors import ModelError
+from dnncost.learn.exportable import StoredBooster
 
 STATE_FILE, ARRAYS_FILE = "estimator.json", "arrays.npz"
 _BOOSTER = re.compile(r"booster_\d+\.json")
@@ -66,7 +67,7 @@ class _Writer:
             return {"$tuple": [self.node(v) for v in value]}
         if isinstance(value, dict):
             return {"$dict": [[self.node(k), self.node(v)] for k, v in value.items()]}
-        if type(value).__name__ == "Booster" and hasattr(value, "save_raw"):
+        if type(value).__name__ in ("Booster", "StoredBooster") and hasattr(value, "save_raw"):
             name = f"booster_{self.boosters}.json"
             self.boosters += 1
             write_atomic(self.directory / name, bytes(value.save_raw("json")))
@@ -121,16 +122,12 @@ def _reader(directory: Path, arrays: Any, classes: dict[str, type]) -> Callable[
 
 
 def _booster(directory: Path, name: str) -> Any:
-    import xgboost as xgb
-
     if not _BOOSTER.fullmatch(name):
         raise ValueError(f"booster file name {name[:60]!r} is not booster_N.json")
     path = directory / name
     if path.stat().st_size > MAX_BOOSTER_BYTES:
         raise ValueError(f"{name} is larger than {MAX_BOOSTER_BYTES >> 20} MB")
-    booster = xgb.Booster()
-    booster.load_model(bytearray(path.read_bytes()))
-    return booster
+    return StoredBooster(path.read_bytes(), str(path))
 
 
 def load_state(directory: str | Path) -> Any:

@@ -26,8 +26,8 @@ class TrainOptions:
     """What to train: ``mode``, ``model``, ``sampling`` method and signature size ``k``."""
 
     mode: str = "collaborative"
-    model: str = "xgb"
-    sampling: str = "mutual_info"
+    model: str = "lowrank"  # the most accurate (README: "Your own population")
+    sampling: str = "d_optimal"
     k: int = 10
     seed: int = 0
     keep_drifting: bool = False

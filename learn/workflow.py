@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -22,12 +22,13 @@ from dnncost.store import Store
 from dnncost.learn.adaptation import adapt_estimator
 from dnncost.learn.dataset import (config_hashes, device_type, load_dataset, network_tables,
                                    other_configs)
-from dnncost.learn.evaluation import metrics
 from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET
 from dnncost.learn.ranges import feature_ranges
 from dnncost.learn.lowrank import fit_score, measurement_residuals
 from dnncost.learn.model_io import load_device_model, load_model, save_device_model, save_model
-from dnncost.learn.training import TrainOptions, train
+
+if TYPE_CHECKING:  # training and scoring import scipy and sklearn: only `train` needs them
+    from dnncost.learn.training import TrainOptions
 
 MAHALANOBIS_WARNING = 3.0
 RESIDUAL_WARNING = 3.0  # times the training devices' RMS residual
@@ -40,6 +41,9 @@ def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path,
     """Train on every device of the store but ``exclude_devices`` and write MODEL_DIR;
     returns the manifest. One measurement protocol: that of ``config_hash``, else the
     most measured one (the others are listed in the manifest's ``other_configs``)."""
+    from dnncost.learn.evaluation import metrics
+    from dnncost.learn.training import train
+
     data = load_dataset(store, config_hash)
     unknown = sorted(set(exclude_devices) - set(data.device_ids))
     if unknown:

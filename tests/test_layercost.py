@@ -91,3 +91,22 @@ def test_a_failed_signature_measurement_does_not_break_adapt(full: LatencyData) 
     predicted = device.predict_ms(list(data.layers), list(data.network_names))
     assert np.isfinite(predicted).all() and (predicted > 0).all()
     assert np.isfinite(device.to_exportable().predict_ms(data.features)).all()
+
+
+def test_nnls_reaches_scipys_optimum() -> None:
+    """The numpy NNLS (adapt imports no scipy.optimize) fits as well as scipy's."""
+    from scipy.optimize import nnls as scipy_nnls
+
+    from dnncost.learn.layercost import nnls
+
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        m, n = int(rng.integers(5, 300)), int(rng.integers(1, 25))
+        a = rng.random((m, n)) * rng.choice([1.0, 1e-3, 10.0], n)
+        if trial % 5 == 0 and n > 1:
+            a[:, 0] = a[:, 1]  # rank-deficient
+        b = rng.random(m) - 0.3 * (trial % 2)
+        x = nnls(a, b, 50 * n)
+        assert (x >= 0).all()
+        best = np.linalg.norm(a @ scipy_nnls(a, b, maxiter=50 * n)[0] - b)
+        assert np.linalg.norm(a @ x - b) <= best * (1 + 1e-9) + 1e-12

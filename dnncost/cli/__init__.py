@@ -6,6 +6,7 @@ so `dnncost --help` stays fast.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -32,8 +33,56 @@ Help: dnncost doctor (checks the set-up), dnncost report (HTML report)
 """
 
 
+# Every command, where it lives and what it does: `dnncost --help` lists this table and
+# imports no command module; running a command imports only its own (tests check that
+# each line here is its command's first sentence).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "adapt": ("dnncost.cli.learn:adapt", "Fit a trained model (MODEL_DIR, or --population "
+              "iiswc) to a new device from its signature measurements."),
+    "bench": ("dnncost.cli.bench:bench", "Measure every network not yet measured on the "
+              "device(s), resumably."),
+    "data": ("dnncost.cli.data:data", "Import, inspect and export the dataset store."),
+    "demo": ("dnncost.cli.demo:demo", "The main job end to end on the phones shipped with "
+             "dnncost (make demo)."),
+    "doctor": ("dnncost.cli.doctor:doctor", "Check packages, adb, attached devices, the "
+               "benchmark binary and the store."),
+    "evaluate": ("dnncost.cli.learn:evaluate", "Leave-devices-out accuracy (devices grouped "
+                 "by phone model, or by device type), seen/unseen networks."),
+    "export": ("dnncost.cli.export:export_cmd", "Write a device model as one self-describing "
+               ".onnx file (or C source)."),
+    "gen": ("dnncost.cli.gen:gen", "Sample networks from a search space, write them as "
+            ".tflite, register them."),
+    "layers": ("dnncost.cli.gen:layers", "Print the per-layer feature table (CSV) of any "
+               ".tflite file or of a spec."),
+    "phone": ("dnncost.cli.phone:phone", "Measure a phone's signature, adapt the population "
+              "model to it, export its .onnx."),
+    "predict": ("dnncost.cli.learn:predict", "Predicted latency (ms) on an adapted device: of "
+                "the store's networks, or of spec strings (MODEL may then be a "
+                "DEVICE_MODEL_DIR or an exported .onnx file)."),
+    "report": ("dnncost.cli.demo:report", "Evaluate the store's devices and write a static "
+               "HTML report (OUT/index.html)."),
+    "train": ("dnncost.cli.learn:train", "Train a cost model on every device of the store."),
+}
+
+
 class _Root(click.Group):
-    """Turns every DnncostError into one line on stderr and exit status 2."""
+    """Loads a command's module only when that command runs, and turns every
+    DnncostError into one line on stderr and exit status 2."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context | None, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        if name not in self.commands:
+            module, attribute = COMMANDS[name][0].split(":")
+            self.commands[name] = getattr(importlib.import_module(module), attribute)
+        return self.commands[name]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -61,24 +110,6 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 
     ctx.obj = {"quiet": quiet, "verbose": verbose}
     ctx.default_map = default_map(cli, load_config(config_path()))
-
-
-def _register() -> None:
-    from dnncost.cli.data import data
-
-    cli.add_command(data)
-    for module_name in ("gen", "bench", "learn", "export", "phone", "demo", "doctor"):
-        try:
-            module = __import__(f"dnncost.cli.{module_name}", fromlist=["COMMANDS"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"dnncost.cli.{module_name}":
-                raise
-            continue
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

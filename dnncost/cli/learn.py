@@ -23,9 +23,11 @@ _SAMPLINGS = ("random", "mutual_info", "spearmanCorr", "statistical", "d_optimal
 @click.command("train")
 @click.option("--mode", "--learning_type", "mode", type=click.Choice(_MODES),
               default="collaborative", show_default=True)
-@click.option("--model", type=click.Choice(_MODELS), default="xgb", show_default=True)
+@click.option("--model", type=click.Choice(_MODELS),
+              help="The cost model [lowrank, the most accurate; xgb outside collaborative "
+                   "mode].")
 @click.option("--sampling", "--sampling_type", "sampling", type=click.Choice(_SAMPLINGS),
-              default="mutual_info", show_default=True, help="Signature selection.")
+              default="d_optimal", show_default=True, help="Signature selection.")
 @click.option("--signature-size", "--numSamples", "k", type=click.IntRange(1), default=10,
               show_default=True, help="Networks in the signature set.")
 @click.option("-o", "--out", "out_dir", type=click.Path(), help="MODEL_DIR to write.")
@@ -40,18 +42,19 @@ _SAMPLINGS = ("random", "mutual_info", "spearmanCorr", "statistical", "d_optimal
               help="Train on the measurements of this config (`dnncost data info` lists "
                    "them); default: the most measured one. Configs are never mixed.")
 @store_option
-def train(mode: str, model: str, sampling: str, k: int, out_dir: str | None,
+def train(mode: str, model: str | None, sampling: str, k: int, out_dir: str | None,
           name: str | None, seed: int, keep_drifting: bool, lstm_epochs: int,
           exclude_devices: tuple[str, ...], config_hash: str | None,
           store_path: str) -> None:
     """Train a cost model on every device of the store.
 
-    Example: dnncost train --mode collaborative --model xgb --sampling mutual_info
+    Example: dnncost train --mode collaborative --model lowrank --sampling d_optimal
     --signature-size 10 -o models/collab
     """
     from dnncost.learn.training import TrainOptions
     from dnncost.learn.workflow import train_to_dir
 
+    model = model or ("lowrank" if mode == "collaborative" else "xgb")
     target = out_dir or str(Path("models") / (name or f"{mode}-{model}"))
     options = TrainOptions(mode, model, sampling, k, seed, keep_drifting,
                            lstm_epochs=lstm_epochs)
