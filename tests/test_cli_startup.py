@@ -58,7 +58,7 @@ def device_model(tmp_path_factory):
     """A lowrank (the default) model of the embedded phones, adapted to a new device."""
     from dnncost.importers import import_iiswc
     from dnncost.learn.training import TrainOptions
-    from dnncost.learn.workflow import adapt_to_dir, train_to_dir
+    from dnncost.learn.workflow import train_to_dir
     from dnncost.store import Store
 
     tmp = tmp_path_factory.mktemp("startup")
