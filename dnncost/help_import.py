@@ -133,13 +133,5 @@ def import_help(store: Store, directory: str | Path, space: str = "nasbench201"
                 measurements.append(Measurement(device.id, network.id, config, mean_ms=ms,
                                                 median_ms=ms, source=HELP_SOURCE,
                                                 tool_version="HELP latency table"))
-    before = store.changes()
-    with store.transaction():
-        for network in networks:
-            store.put_network(network)
-        for device in devices:
-            store.put_device(device)
-        for measurement in measurements:
-            store.put_measurement(measurement)
-    return ImportSummary(len(networks), len(devices), len(measurements),
-                         store.changes() - before)
+    changed = store.put_all(((n, None) for n in networks), devices, measurements)
+    return ImportSummary(len(networks), len(devices), len(measurements), changed)

@@ -116,16 +116,8 @@ def import_iiswc(store: Store, directory: str | Path | None = None,
                 source=IISWC_SOURCE, tool_version="iiswc2020 dataset",
                 **summarize_runs(list(runs), first_run_ms=runs[0]).fields()))
 
-    before = store.changes()
-    with store.transaction():
-        for network, layers in networks:
-            store.put_network(network, layers)
-        for device in devices:
-            store.put_device(device)
-        for measurement in measurements:
-            store.put_measurement(measurement)
-    return ImportSummary(len(networks), len(devices), len(measurements),
-                         store.changes() - before)
+    changed = store.put_all(networks, devices, measurements)
+    return ImportSummary(len(networks), len(devices), len(measurements), changed)
 
 
 def _iiswc_device(name: str, hardware: dict[str, str] | None) -> Device:

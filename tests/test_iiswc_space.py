@@ -75,7 +75,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_built_networks_run_in_litert_and_read_back_as_their_spec(built: Path) -> None:
-    from ai_edge_litert.interpreter import Interpreter
+    from litert_run import run_on_zeros
 
     from dnncost.gen.spec import parse_spec
     from dnncost.gen.tflite_layers import tflite_layer_table
@@ -86,13 +86,8 @@ def test_built_networks_run_in_litert_and_read_back_as_their_spec(built: Path) -
     for network in networks:
         [file] = network.files
         assert tflite_layer_table(file.path) == layer_table(parse_spec(network.spec["spec"]))
-        interpreter = Interpreter(model_path=file.path)
-        interpreter.allocate_tensors()
-        detail = interpreter.get_input_details()[0]
-        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-        interpreter.invoke()
-        output = interpreter.get_output_details()[0]
-        assert interpreter.get_tensor(output["index"]).shape == (1, 1000)
+        result, output = run_on_zeros(file.path)
+        assert result.shape == (1, 1000)
         assert output["dtype"] == np.int8
 
 

@@ -115,7 +115,7 @@ def test_arch_networks_are_named_by_architecture_with_their_totals() -> None:
 
 
 def test_gen_builds_of_both_spaces_run_in_litert(tmp_path: Path) -> None:
-    from ai_edge_litert.interpreter import Interpreter
+    from litert_run import run_on_zeros
 
     from dnncost.gen.pipeline import generate
     from dnncost.gen.tflite_layers import tflite_layer_table
@@ -128,13 +128,8 @@ def test_gen_builds_of_both_spaces_run_in_litert(tmp_path: Path) -> None:
         assert sorted(n.name.split("-")[0] for n in networks) == ["fbnet"] * 2 + ["nb201"] * 2
         for network in networks:
             [file] = network.files
-            interpreter = Interpreter(model_path=file.path)
-            interpreter.allocate_tensors()
-            detail = interpreter.get_input_details()[0]
-            interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-            interpreter.invoke()
-            out = interpreter.get_output_details()[0]
-            assert interpreter.get_tensor(out["index"]).shape[-1] == (
+            result, _ = run_on_zeros(file.path)
+            assert result.shape[-1] == (
                 10 if network.name.startswith("nb201") else 100)
             if network.name.startswith("fbnet"):  # what the converter wrote is the walker's
                 assert tflite_layer_table(file.path) == store.layers(network.id)

@@ -276,6 +276,20 @@ class Store(Reads):
         with self.transaction():
             self._upsert("measurements", row, ("device_id", "network_id", "config_hash"))
 
+    def put_all(self, networks: Iterable[tuple[Network, Iterable[Layer] | None]],
+                devices: Iterable[Device], measurements: Iterable[Measurement]) -> int:
+        """Upsert an import's records in one transaction (all or none); returns the rows
+        changed (0 when the store already held them all: imports are idempotent)."""
+        before = self.changes()
+        with self.transaction():
+            for network, layers in networks:
+                self.put_network(network, layers)
+            for device in devices:
+                self.put_device(device)
+            for measurement in measurements:
+                self.put_measurement(measurement)
+        return self.changes() - before
+
     def put_conflict(self, measurement: Measurement, source: str) -> None:
         """Keep a measurement that disagrees with the stored one, under its source."""
         row = {
