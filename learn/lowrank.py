@@ -44,12 +44,10 @@ def fill_missing(log_ms: np.ndarray, rank: int = 2, iterations: int = 10) -> np.
     return filled
 
 
-def fit_factors(log_ms: np.ndarray, rank: int = 3, weights: np.ndarray | None = None,
-                known: np.ndarray | None = None) -> Factors:
+def fit_factors(log_ms: np.ndarray, rank: int = 3,
+                weights: np.ndarray | None = None) -> Factors:
     """Learn network factors from a training matrix ``[devices, networks]`` of log ms;
-    ``weights`` (per device, >= 0) down-weight noisy or drifting devices. ``known``
-    ``[networks, p]`` are given factors (standardised network features) placed before
-    the learned ones: the SVD then learns only what they leave."""
+    ``weights`` (per device, >= 0) down-weight noisy or drifting devices."""
     if log_ms.shape[0] < 2 or log_ms.shape[1] < 2:
         raise ModelError(f"need at least 2 devices and 2 networks to learn factors, got "
                          f"{log_ms.shape}: add measurements to the store")
@@ -58,12 +56,10 @@ def fit_factors(log_ms: np.ndarray, rank: int = 3, weights: np.ndarray | None = 
     w = w / w.sum()
     mean = w @ y
     centred = y - mean
-    given = np.ones((y.shape[1], 1)) if known is None \
-        else np.column_stack([np.ones(y.shape[1]), known])
-    centred = centred - (np.linalg.lstsq(given, centred.T, rcond=None)[0].T @ given.T)
+    centred = centred - centred.mean(1, keepdims=True)
     rank = max(0, min(rank, min(y.shape) - 2))
     _, _, vt = np.linalg.svd(np.sqrt(w)[:, None] * centred, full_matrices=False)
-    loadings = np.column_stack([given, vt[:rank].T])
+    loadings = np.column_stack([np.ones(y.shape[1]), vt[:rank].T])
     coef, *_ = np.linalg.lstsq(loadings, (y - mean).T, rcond=None)
     placements = coef.T
     residual = (y - mean) - placements @ loadings.T
@@ -71,7 +67,7 @@ def fit_factors(log_ms: np.ndarray, rank: int = 3, weights: np.ndarray | None = 
     diff = placements - prior_mean
     # A prior estimated from few devices must not be sure of itself: with two devices
     # whose speeds happen to be close it would pin every new device to their level.
-    prior_cov = (diff * w[:, None]).T @ diff + np.eye(loadings.shape[1]) / len(y)
+    prior_cov = (diff * w[:, None]).T @ diff + np.eye(rank + 1) / len(y)
     noise_var = float(max(w @ (residual ** 2).mean(1), 1e-6))
     return Factors(mean, loadings, prior_mean, prior_cov, noise_var)
 

@@ -147,22 +147,17 @@ class LowRankCostModel(_Base):
 
     def __init__(self, mode: str = "collaborative", seed: int = 0, n_estimators: int = 300,
                  rank: int = 3, shrinkage: float = 1.0, cost_sum_weight: float = 0.7,
-                 neighbours: int = 5, feature_factors: tuple[str, ...] = ()) -> None:
+                 neighbours: int = 5) -> None:
         super().__init__(mode, seed, n_estimators)
         if mode != "collaborative":
             raise ModelError("the lowrank model needs --mode collaborative")
         self.rank, self.shrinkage, self.cost_sum_weight = rank, shrinkage, cost_sum_weight
-        self.neighbours, self.feature_factors = neighbours, feature_factors
+        self.neighbours = neighbours
 
     def fit(self, data: LatencyData, signature: Sequence[str] = (),
             device_weights: np.ndarray | None = None) -> "LowRankCostModel":
         self._remember(data, signature)
-        known = None
-        if self.feature_factors:
-            x = data.features[:, [FEATURE_NAMES.index(n) for n in self.feature_factors]]
-            x = np.nan_to_num(np.asarray(x, np.float64))
-            known = (x - x.mean(0)) / np.maximum(x.std(0), 1e-9)
-        self.factors_ = fit_factors(data.log_ms, self.rank, device_weights, known)
+        self.factors_ = fit_factors(data.log_ms, self.rank, device_weights)
         targets = np.column_stack([self.factors_.mean_log_ms, self.factors_.loadings[:, 1:]])
         self.boosters_ = [train_booster(data.features, targets[:, j], self.seed + j,
                                         self.n_estimators if j == 0 else self.n_estimators // 2,
