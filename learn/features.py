@@ -214,10 +214,11 @@ class _StageAmounts:
             amounts, channels = row_amounts(rows)
             self.amounts[todo] = _segments(amounts, owner, len(todo))
             self.channels[todo] = _segments(channels, owner, len(todo), True)
-            first = np.r_[True, owner[1:] != owner[:-1]]
-            self.pixels[todo] = 0.0  # a stage without rows (an FBNet skip)
-            self.pixels[todo[owner[first]]] = (rows[first, COL["in_h"]].astype(np.float64)
-                                               * rows[first, COL["in_w"]])
+            self.pixels[todo] = 0.0  # a stage without rows (a skip)
+            if len(owner):
+                first = np.r_[True, owner[1:] != owner[:-1]]
+                self.pixels[todo[owner[first]]] = (rows[first, COL["in_h"]].astype(np.float64)
+                                                   * rows[first, COL["in_w"]])
             self.known[todo] = True
 
 

@@ -33,7 +33,11 @@ class AnchorSpace:
 def nnls(a: np.ndarray, b: np.ndarray, max_iterations: int = 500) -> np.ndarray:
     """``argmin ||a x - b||`` over ``x >= 0`` (Lawson and Hanson's active set method,
     each step a least-squares solve on the free columns). In numpy so that `adapt` need
-    not import scipy.optimize (0.5-0.9 s); a test checks it against scipy's."""
+    not import scipy.optimize (0.5-0.9 s); a test checks it against scipy's. Columns are
+    scaled to unit norm inside, so one tolerance serves every column."""
+    norms = np.linalg.norm(a, axis=0)
+    norms = np.where(norms > 0, norms, 1.0)
+    a = a / norms
     n = a.shape[1]
     x, free = np.zeros(n), np.zeros(n, bool)
     gradient = a.T @ (b - a @ x)
@@ -49,14 +53,15 @@ def nnls(a: np.ndarray, b: np.ndarray, max_iterations: int = 500) -> np.ndarray:
                 x = step
                 break
             blocked = free & (step <= 0)
-            alpha = np.min(x[blocked] / (x[blocked] - step[blocked]))
+            gap = x[blocked] - step[blocked]  # > 0 unless both are 0: then no move
+            alpha = np.min(np.divide(x[blocked], gap, out=np.zeros_like(gap), where=gap > 0))
             x = x + alpha * (step - x)
             free &= x > tolerance
             x[~free] = 0.0
             if not free.any():
                 break
         gradient = a.T @ (b - a @ x)
-    return x
+    return x / norms
 
 
 def fit_cost_per_unit(amounts: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:

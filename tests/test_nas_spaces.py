@@ -133,3 +133,14 @@ def test_gen_builds_of_both_spaces_run_in_litert(tmp_path: Path) -> None:
                 10 if network.name.startswith("nb201") else 100)
             if network.name.startswith("fbnet"):  # what the converter wrote is the walker's
                 assert tflite_layer_table(file.path) == store.layers(network.id)
+
+
+def test_a_cell_of_skips_only_featurizes_after_its_shared_stages_are_cached() -> None:
+    """Stem, reduction and head stages are shared: a second network whose only new stages
+    have no rows (skip edges only) must featurize too."""
+    from dnncost.learn.features import spec_features
+
+    first = spec_features([nb201_arch("333333")])
+    skips = spec_features([nb201_arch("000100"), nb201_arch("100010")])
+    assert np.isfinite(first).all() and np.isfinite(skips).all()
+    assert (skips[:, 0] < first[0, 0]).all()  # fewer MACs than all-3x3 cells

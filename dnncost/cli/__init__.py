@@ -80,6 +80,13 @@ class _Root(click.Group):
             self.commands[name] = getattr(importlib.import_module(module), attribute)
         return self.commands[name]
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.NoSuchCommand as exc:  # suggest from every command, loaded or not
+            raise click.NoSuchCommand(exc.command_name, possibilities=list(COMMANDS),
+                                      ctx=ctx) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
