@@ -34,10 +34,10 @@ def test_the_main_job_on_the_embedded_phones(demo_run) -> None:
         "[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"]
     assert "84 phones x 118 networks" in lines[0]
     labels = [row["label"] for row in result["rows"]]
-    assert labels == ["MACs baseline (10 networks)", "xgb mutual_info k=10",
-                      "lowrank d_optimal k=10"]
-    baseline, default, best = result["rows"]
-    assert best["within10"] > default["within10"] > baseline["within10"]  # measured here
+    assert labels == ["MACs baseline (10 networks)", "lowrank d_optimal k=10",
+                      "xgb mutual_info k=10"]
+    baseline, default, trees = result["rows"]  # `make train`'s default is the most accurate
+    assert default["within10"] > trees["within10"] > baseline["within10"]  # measured here
     assert "the paper" in text and "0.944" in text
     phones = result["held_out"]["phones"]
     assert list(phones) == ["Pixel_4_XL_0", "Redmi_Note5_Pro_0", "MotoG3_0"]
