@@ -8,26 +8,26 @@ another device.
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import adbutils
-from adbutils._adb import AdbConnection
 
 from dnncost.bench import protocol
 from dnncost.bench.binary import resolve_binary
+from dnncost.bench.loop import RunLoop
 from dnncost.bench.parse import parse_output
 from dnncost.bench.runner import DeviceGone, Outcome
+from dnncost.bench.servers import ADB_FAILURES, listening
 from dnncost.errors import DeviceError
 from dnncost.records import Device, Network, NetworkFile, RunStats, sha256_file
 
-_ADB_FAILURES = (adbutils.AdbError, OSError, EOFError, socket.timeout)
 _CPU = "/sys/devices/system/cpu"
 _BATTERY = "/sys/class/power_supply/battery"
 _WATCHED_ZONES = ("cpu", "soc", "tsens", "big", "little", "cluster", "ap")
 _MARK = "__dnncost_tool_starts__"
+_T = TypeVar("_T")
 
 
 def _split_temperature(result: adbutils.ShellReturn) -> tuple[float | None, str]:
@@ -45,90 +45,17 @@ def _hottest(readings: str) -> float | None:
     return max(values) if values else None
 
 
-class _NoStartConnection(AdbConnection):
-    """adbutils' connection, except that it never runs `adb start-server` itself (it does
-    on any failed connect): a lost server is reported, not silently replaced."""
-
-    def _safe_connect(self) -> socket.socket:
-        return self._create_socket()
-
-
-class ServerClient(adbutils.AdbClient):
-    """An AdbClient of one server that never starts another."""
-
-    def make_connection(self, timeout: float | None = None) -> AdbConnection:
-        connection = _NoStartConnection(self.host, self.port)
-        if timeout:
-            connection.conn.settimeout(timeout)
-        return connection
-
-
-def _listening(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=5).close()
-        return True
-    except OSError:
-        return False
-
-
-def connect_clients(servers: list[str]) -> list[adbutils.AdbClient]:
-    """Clients of the ``HOST:PORT`` servers, or of the local server on 5037 (started now,
-    as `adb devices` does, when it is not running). An explicit server must already
-    listen; no server is ever started behind the user's back during a sweep."""
-    if not servers:
-        if not _listening("127.0.0.1", 5037):
-            try:  # adbutils' own client starts the server when it finds none
-                adbutils.AdbClient(host="127.0.0.1", port=5037).server_version()
-            except _ADB_FAILURES:
-                pass  # discover() reports it
-        return [ServerClient(host="127.0.0.1", port=5037)]
-    clients = []
-    for server in servers:
-        host, _, port = server.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise DeviceError(f"--adb {server[:100]!r} is not HOST:PORT "
-                              "(e.g. 192.168.1.5:5037)")
-        if not _listening(host, int(port)):
-            raise DeviceError(f"adb server {server} is not reachable: run `adb start-server` "
-                              "there, or fix --adb HOST:PORT")
-        clients.append(ServerClient(host=host, port=int(port)))
-    return clients
-
-
-def discover(clients: list[adbutils.AdbClient],
-             wanted: str) -> list[tuple[adbutils.AdbClient, str]]:
-    """(client, serial) for ``wanted``: a serial, a comma list, or ``all`` online devices."""
-    online: dict[str, adbutils.AdbClient] = {}
-    for client in clients:
-        try:
-            for info in client.list():
-                if info.state == "device":
-                    online.setdefault(info.serial, client)
-        except _ADB_FAILURES as exc:
-            raise DeviceError(f"adb server {client.host}:{client.port} is unreachable ({exc}): "
-                              "start it (`adb start-server`) or fix --adb HOST:PORT") from None
-    if wanted == "all":
-        if not online:
-            raise DeviceError("no device attached in the `device` state: check `adb devices` "
-                              "(enable USB debugging and accept the host's key)")
-        return [(client, serial) for serial, client in sorted(online.items())]
-    serials = [s.strip() for s in wanted.split(",") if s.strip()]
-    missing = [s for s in serials if s not in online]
-    if missing:
-        raise DeviceError(f"device(s) {', '.join(missing)} not attached (online: "
-                          f"{', '.join(sorted(online)) or 'none'}): check `adb devices`")
-    return [(online[s], s) for s in serials]
-
-
 class AndroidRunner:
     """Runs benchmark_model on one phone; raises :class:`DeviceGone` when it vanishes."""
 
     file_format: str
 
     def __init__(self, client: adbutils.AdbClient, serial: str, run: protocol.RunConfig,
-                 benchmark_binary: str | None = None, reconnect_wait_s: float = 10.0) -> None:
+                 benchmark_binary: str | None = None, reconnect_wait_s: float = 10.0,
+                 persistent_shell: bool = True) -> None:
         self.client, self.serial, self.run = client, serial, run
         self.reconnect_wait_s = reconnect_wait_s
+        self.persistent_shell = persistent_shell  # False: one `adb shell` per run
         self.file_format = run.file_format
         self.benchmark_binary = benchmark_binary
         self.device_id = protocol.sanitize_id(serial)
@@ -136,6 +63,7 @@ class AndroidRunner:
         self._mask: str | None = None
         self._zones: list[str] = []
         self._remote_models: set[str] = set()
+        self._loop: RunLoop | None = None
 
     # -- adb plumbing --------------------------------------------------------------
     def present(self) -> bool:
@@ -146,26 +74,33 @@ class AndroidRunner:
             try:
                 if self._device.get_state() == "device":
                     return True
-            except _ADB_FAILURES:
+            except ADB_FAILURES:
                 pass
             if time.monotonic() > deadline:
                 return False
             if ":" in self.serial:
                 try:
                     self.client.connect(self.serial, timeout=3)
-                except _ADB_FAILURES:
+                except ADB_FAILURES:
                     pass
             time.sleep(0.3)
 
     def shell(self, command: str, timeout_s: float = 30.0) -> adbutils.ShellReturn:
         """Run a shell command; adb failures become DeviceGone (or retry once if present)."""
+        return self._retried(lambda: self._device.shell2(command, timeout=timeout_s, v2=True))
+
+    def _retried(self, call: Callable[[], _T], before_retry: Callable[[], None] = lambda: None
+                 ) -> _T:
+        """``call()``, once more if it failed on adb and the device is back; DeviceGone
+        when it is not (AdbTimeout passes through)."""
         for attempt in (1, 2):
             try:
-                return self._device.shell2(command, timeout=timeout_s, v2=True)
+                return call()
             except adbutils.AdbTimeout:
                 raise
-            except _ADB_FAILURES as exc:
-                if not _listening(self.client.host, self.client.port):
+            except ADB_FAILURES as exc:
+                before_retry()
+                if not listening(self.client.host, self.client.port):
                     raise DeviceGone(f"the adb server {self.client.host}:{self.client.port} "
                                      "stopped answering: restart it (`adb start-server`) and "
                                      "rerun") from None
@@ -224,8 +159,15 @@ class AndroidRunner:
         return ("cat " + " ".join(self._zones) + " 2>/dev/null") if self._zones else "true"
 
     def temperature_c(self) -> float | None:
-        """The hottest watched thermal zone now, in degrees C."""
-        return _hottest(self._text(self._temperature_command()))
+        """The hottest watched thermal zone now, in degrees C (through the run loop once
+        one is open)."""
+        if not self.persistent_shell or self._loop is None:
+            return _hottest(self._text(self._temperature_command()))
+        try:
+            return _hottest(self._in_loop(protocol.LOOP_PROBE, 30.0).before)
+        except adbutils.AdbTimeout:
+            self.close()
+            return None
 
     # -- setup and runs ------------------------------------------------------------
     def setup(self, abi: str | None) -> dict[str, Any]:
@@ -244,7 +186,7 @@ class AndroidRunner:
     def _push(self, local: Path, remote: str, mode: int = 0o644) -> None:
         try:
             self._device.sync.push(str(local), remote, mode=mode, check=True)
-        except _ADB_FAILURES as exc:
+        except ADB_FAILURES as exc:
             if not self.present():
                 raise DeviceGone(f"device {self.serial} disappeared during a push ({exc})") \
                     from None
@@ -263,18 +205,45 @@ class AndroidRunner:
                     raise
                 return Outcome(RunStats(error=str(exc)), None, time.perf_counter() - started)
             self._remote_models.add(name)
-        command = protocol.benchmark_command("benchmark_model", f"models/{name}", self.run,
-                                             self._mask)
-        # One round trip: the thermal zones right before the tool starts, then the tool.
-        command = f"{self._temperature_command()}; echo {_MARK}; {command}"
+        model = f"models/{name}"
         timed_out = RunStats(error=f"benchmark_model timed out after {self.run.timeout_s:g} s")
         try:  # the device's `timeout` kills a hung tool; the socket timeout is a backstop
-            result = self.shell(command, timeout_s=self.run.timeout_s + 30)
+            if self.persistent_shell:
+                result = self._in_loop(model, self.run.timeout_s + 30)
+                output, code, temperature = result.output, result.exit_code, \
+                    _hottest(result.before)
+            else:
+                output, code, temperature = self._run_shell(model)
         except adbutils.AdbTimeout:
+            self.close()  # the loop is mid-run: the next measurement opens a new one
             return Outcome(timed_out, None, time.perf_counter() - started)
-        temperature, output = _split_temperature(result)
-        if result.returncode in (124, 137):
+        if code in (124, 137):
             return Outcome(timed_out, output, time.perf_counter() - started, temperature)
-        return Outcome(parse_output(output, result.returncode), output,
-                       time.perf_counter() - started, temperature)
+        return Outcome(parse_output(output, code), output, time.perf_counter() - started,
+                       temperature)
 
+    def _in_loop(self, line: str, timeout_s: float) -> protocol.LoopResult:
+        """One line through the run loop (opened on first use, reopened once if it broke
+        while the device stayed)."""
+        def run() -> protocol.LoopResult:
+            if self._loop is None:
+                script = protocol.run_loop_script("benchmark_model", self.run, self._mask,
+                                                  self._temperature_command())
+                self._loop = RunLoop(self._device, script)
+            return self._loop.run(line, timeout_s)
+        return self._retried(run, self.close)
+
+    def _run_shell(self, model: str) -> tuple[str, int, float | None]:
+        """One `adb shell` for one run: (output, exit code, temperature before it)."""
+        command = protocol.benchmark_command("benchmark_model", model, self.run, self._mask)
+        # One round trip: the thermal zones right before the tool starts, then the tool.
+        result = self.shell(f"{self._temperature_command()}; echo {_MARK}; {command}",
+                            timeout_s=self.run.timeout_s + 30)
+        temperature, output = _split_temperature(result)
+        return output, result.returncode, temperature
+
+    def close(self) -> None:
+        """End the run loop, if one is open (the device's sweep is over)."""
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.close()

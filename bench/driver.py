@@ -36,7 +36,8 @@ def make_runners(device: str, run: protocol.RunConfig, adb_servers: list[str],
         from dnncost.bench.local import local_runners
 
         return list(local_runners(local_profiles, run, seed))
-    from dnncost.bench.android import AndroidRunner, connect_clients, discover
+    from dnncost.bench.android import AndroidRunner
+    from dnncost.bench.servers import connect_clients, discover
 
     return [AndroidRunner(client, serial, run, benchmark_binary, reconnect_wait_s)
             for client, serial in discover(connect_clients(adb_servers), device)]

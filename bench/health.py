@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import socket
-
 import adbutils
 
-from dnncost.errors import shown
-
 from dnncost.bench.binary import ABI_BINARIES
+from dnncost.bench.servers import listening
+from dnncost.errors import shown
 from dnncost.paths import cache_dir
 
 _STATE_ADVICE = {
@@ -40,7 +38,7 @@ def adb_findings(servers: list[str]) -> list[Finding]:
                                     "not HOST:PORT (e.g. 192.168.1.5:5037): fix --adb"))
             continue
         address = (host or "127.0.0.1", int(port))
-        if not _listening(*address):
+        if not listening(*address, timeout_s=2):
             findings.append(Finding(f"adb server {server}", False,
                                     "not running: run `adb start-server` there, "
                                     "or fix --adb HOST:PORT"))
@@ -64,15 +62,6 @@ def adb_findings(servers: list[str]) -> list[Finding]:
             findings.append(Finding(f"device {info.serial}", info.state == "device",
                                     "ready" if info.state == "device" else advice))
     return findings
-
-
-def _listening(host: str, port: int) -> bool:
-    """Whether something accepts TCP connections there (adbutils would start a server)."""
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def binary_findings() -> list[Finding]:

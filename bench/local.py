@@ -129,6 +129,9 @@ class LocalRunner:
             return Outcome(RunStats(error=f"interpreter failed on {file.path}: {exc}"), None,
                            time.perf_counter() - started)
 
+    def close(self) -> None:
+        """Nothing to release: each run holds its interpreter only while it runs."""
+
     def _measure(self, path: str) -> RunStats:
         os.sched_setaffinity(0, self._pinned)  # this thread; the interpreter's pool inherits
         module = self._module

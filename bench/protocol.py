@@ -18,6 +18,8 @@ from dnncost.errors import InputError
 DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi")
 PRECISIONS = ("int8", "fp32")
 WORKDIR = "/data/local/tmp/dnncost"
+LOOP_MARK = "__dnncost_loop__"
+LOOP_PROBE = "-"  # a loop line that reads the thermal zones only
 _DELEGATE_FLAGS = {
     "cpu": ("--use_xnnpack=false",),
     "xnnpack": ("--use_xnnpack=true",),
@@ -83,15 +85,74 @@ def pin_mask(run: RunConfig, max_freq_mhz: Sequence[float]) -> str | None:
     return run.core_mask.lower()
 
 
+def _tool_words(binary: str, graph_arg: str, run: RunConfig, mask: str | None) -> str:
+    """The tool's command words, shell-quoted, except ``graph_arg`` (inserted as given)."""
+    pinned = ["timeout", "-s", "KILL", str(max(1, math.ceil(run.timeout_s)))] + (
+        ["taskset", mask] if mask else []) + [f"./{binary}"]
+    flags = [f"--num_threads={run.threads}", f"--warmup_runs={run.warmup_runs}",
+             "--warmup_min_secs=0", f"--num_runs={run.runs}", "--min_secs=0",
+             f"--max_secs={int(run.timeout_s)}", *_DELEGATE_FLAGS[run.delegate]]
+    return " ".join([*map(shlex.quote, pinned), graph_arg, *map(shlex.quote, flags)])
+
+
 def benchmark_command(binary: str, model: str, run: RunConfig, mask: str | None) -> str:
     """Shell command running ``binary`` on ``model`` (under WORKDIR), killed past the timeout."""
-    args = [f"./{binary}", f"--graph={model}", f"--num_threads={run.threads}",
-            f"--warmup_runs={run.warmup_runs}", "--warmup_min_secs=0",
-            f"--num_runs={run.runs}", "--min_secs=0", f"--max_secs={int(run.timeout_s)}",
-            *_DELEGATE_FLAGS[run.delegate]]
-    pinned = ["timeout", "-s", "KILL", str(max(1, math.ceil(run.timeout_s)))] + (
-        ["taskset", mask] if mask else []) + args
-    return f"cd {WORKDIR} && " + " ".join(shlex.quote(a) for a in pinned)
+    return f"cd {WORKDIR} && " + _tool_words(binary, shlex.quote(f"--graph={model}"), run, mask)
+
+
+def run_loop_script(binary: str, run: RunConfig, mask: str | None, before_run: str) -> str:
+    """A device shell loop that runs ``binary`` once per model path read from stdin.
+
+    It prints ``LOOP_MARK ready`` once; then, per path (relative to WORKDIR), what
+    ``before_run`` prints (the thermal zones), ``LOOP_MARK start``, the tool's output
+    (stdout and stderr merged, in order), a newline and ``LOOP_MARK exit CODE``. The
+    line ``LOOP_PROBE`` runs ``before_run`` alone (exit 0, no output): a temperature
+    read without a round trip of its own. :class:`LoopReader` takes the stream apart.
+    """
+    tool = _tool_words(binary, '"--graph=$m"', run, mask)
+    return (f"cd {WORKDIR} && echo {LOOP_MARK} ready && while IFS= read -r m; do "
+            f"{before_run}; echo {LOOP_MARK} start; r=0; if [ \"$m\" != {LOOP_PROBE} ]; "
+            f"then {tool} </dev/null 2>&1; r=$?; fi; echo; echo {LOOP_MARK} exit $r; done")
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    """One run of the loop: what ``before_run`` printed, the tool's output, its exit code."""
+
+    before: str
+    output: str
+    exit_code: int
+
+
+class LoopReader:
+    """Splits the run loop's stdout into :class:`LoopResult` as bytes arrive (no I/O)."""
+
+    _READY = f"{LOOP_MARK} ready\n".encode()
+    _START = f"{LOOP_MARK} start\n".encode()
+    _EXIT = re.compile(rb"\n" + LOOP_MARK.encode() + rb" exit (\d+)\n")
+
+    def __init__(self) -> None:
+        self.ready = False
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[LoopResult]:
+        """The runs completed by ``data`` (none while a run is still printing)."""
+        self._buffer += data
+        if not self.ready:
+            _, sep, rest = self._buffer.partition(self._READY)
+            if not sep:
+                return []
+            self.ready, self._buffer = True, rest
+        results = []
+        while True:
+            before, sep, rest = self._buffer.partition(self._START)
+            end = self._EXIT.search(rest) if sep else None
+            if end is None:
+                return results
+            results.append(LoopResult(before.decode(errors="replace"),
+                                      rest[:end.start()].decode(errors="replace"),
+                                      int(end.group(1))))
+            self._buffer = rest[end.end():]
 
 
 def shuffled(network_ids: Iterable[str], seed: int, device_id: str) -> list[str]:

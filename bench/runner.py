@@ -42,3 +42,6 @@ class Runner(Protocol):
     def measure(self, network: Network, file: NetworkFile) -> Outcome:
         """Run one network once; failures are an Outcome with an error, never a raise
         (except :class:`DeviceGone`)."""
+
+    def close(self) -> None:
+        """Release what the runs held open (the sweep is over); a no-op where nothing is."""

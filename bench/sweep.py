@@ -116,6 +116,7 @@ class Sweep:
         except DeviceGone as exc:
             self.summary.status = f"gone: {exc}"
         finally:
+            self.runner.close()
             self.summary.seconds = time.monotonic() - started
         return self.summary
 

@@ -1,12 +1,13 @@
 """Host-side overhead of `dnncost bench` per measurement, and run-to-run spread locally.
 
-1. Emulated device (the real adb server, the stand-in benchmark_model): for each of N
-   networks, the wall time between two stored results minus the time the tool reports
-   running (init + every warm-up and timed run, from its own `count=.. avg=..` lines),
-   in ms and as a % of that measured time. Models are pushed first (a one-time cost per
-   device, shown apart). The stand-in is a Python script whose interpreter start and exit
-   the tool does not report (a phone's native binary has none), so the overhead is the
-   driver's time outside the run command plus one bare adb shell round trip.
+1. Emulated device (the real adb server, the stand-in benchmark_model), both drivers in one
+   run: one `adb shell` per measurement (the driver before the run loop) and the run loop
+   (one shell for the sweep, a model path in, a result out). Per measurement, overhead is
+   the wall time between two stored results minus what the device spent in the tool
+   (start to exit, as the stand-in reports it to the emulated adbd) minus the stand-in's
+   own Python start and exit (measured apart; a phone's native binary has none), as a %
+   of what the tool reports running (init + every warm-up and timed run). The first
+   contact (describe, push the tool and the models) is a one-time cost, shown apart.
 2. `--device local`: each network measured R times (30 runs each); the coefficient of
    variation of its median across the R measurements.
 
@@ -17,7 +18,9 @@ Usage: .venv/bin/python benchmarks/bench_overhead.py [--networks 20] [--runs 30]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,24 +53,38 @@ def tool_ms(raw: str) -> float:
     return (parse_output(raw).init_ms or 0.0) + runs_us / 1000.0
 
 
-def timed_runner_class() -> type:
-    """AndroidRunner that also keeps how long each benchmark_model shell call took."""
-    from dnncost.bench.android import AndroidRunner
+def standin_start_exit_ms(standin: Path, repeats: int = 10) -> float:
+    """Median wall time of the stand-in starting and exiting without running a model."""
+    walls = []
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        subprocess.run([sys.executable, str(standin), "--graph="], capture_output=True,
+                       env={k: v for k, v in os.environ.items() if not k.startswith("DNNCOST")})
+        walls.append((time.perf_counter() - begin) * 1000.0)
+    return statistics.median(walls)
 
-    class TimedRunner(AndroidRunner):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.run_calls_ms: list[float] = []
 
-        def shell(self, command: str, timeout_s: float = 30.0) -> Any:
-            start = time.perf_counter()
-            try:
-                return super().shell(command, timeout_s)
-            finally:
-                if "--graph" in command:
-                    self.run_calls_ms.append((time.perf_counter() - start) * 1000.0)
-
-    return TimedRunner
+def sweep_overheads(root: Path, nets: list[Network], runner: Any, device: Any,
+                    standin_ms: float) -> tuple[list[float], list[float]]:
+    """(overhead ms, overhead as % of the tool-reported time) of each measurement."""
+    with Store(root / f"store-{runner.persistent_shell}.sqlite") as store:
+        for network in nets:
+            store.put_network(network)
+        stamps: list[tuple[float, Measurement]] = []
+        started: list[float] = []
+        first_run = len(device.run_log)
+        summary = Sweep(store, runner, nets, SweepOptions(canary_every=0),
+                        on_start=lambda total: started.append(time.perf_counter()),
+                        on_result=lambda m: stamps.append((time.perf_counter(), m))).run()
+    assert summary.done == len(nets), summary
+    tool_walls_ms = [r.wall_s * 1000.0 for r in device.run_log[first_run:]]
+    overheads, shares = [], []
+    previous = started[0]
+    for (stamp, measurement), tool_wall_ms in zip(stamps, tool_walls_ms):
+        overheads.append((stamp - previous) * 1000.0 - tool_wall_ms - standin_ms)
+        shares.append(100.0 * overheads[-1] / tool_ms(measurement.raw_output or ""))
+        previous = stamp
+    return overheads, shares
 
 
 def emulated_overhead(nets: list[Network], runs: int) -> None:
@@ -77,61 +94,45 @@ def emulated_overhead(nets: list[Network], runs: int) -> None:
     from dnncost.bench.android import AndroidRunner
 
     run = RunConfig(runs=runs, warmup_runs=5, timeout_s=300)
+    standin_ms = standin_start_exit_ms(STANDIN)
+    results = {}
     with tempfile.TemporaryDirectory() as root, running_adb_server() as server:
         device = start_device(server, Path(root) / "device", "pixel4")
         try:
-            with Store(Path(root) / "store.sqlite") as store:
+            with Store(Path(root) / "first.sqlite") as store:
                 for network in nets:
                     store.put_network(network)
                 # A 1-run sweep pushes the tool and every model (their cost, once per device).
                 pusher = AndroidRunner(server.client(), device.serial,
                                        RunConfig(runs=1, warmup_runs=0), str(STANDIN))
                 begin = time.perf_counter()
+                pusher.describe()
+                pusher.setup(None)
+                describe_s = time.perf_counter() - begin
                 Sweep(store, pusher, nets, SweepOptions(canary_every=0)).run()
                 first_s = time.perf_counter() - begin
-                megabytes = sum(Path(file_of(n, "tflite-int8").path).stat().st_size
-                                for n in nets) / 1e6
-                runner = timed_runner_class()(server.client(), device.serial, run, str(STANDIN))
-                stamps: list[tuple[float, Measurement]] = []
-                started: list[float] = []
-                sweep = Sweep(store, runner, nets, SweepOptions(canary_every=0),
-                              on_start=lambda total: started.append(time.perf_counter()),
-                              on_result=lambda m: stamps.append((time.perf_counter(), m)))
-                summary = sweep.run()
-                adb = server.client().device(device.serial)
-                round_trips = []
-                for _ in range(20):
-                    start = time.perf_counter()
-                    adb.shell2("true", v2=True)
-                    round_trips.append((time.perf_counter() - start) * 1000.0)
+            megabytes = sum(Path(file_of(n, "tflite-int8").path).stat().st_size
+                            for n in nets) / 1e6
+            for persistent in (False, True):
+                runner = AndroidRunner(server.client(), device.serial, run, str(STANDIN),
+                                       persistent_shell=persistent)
+                results[persistent] = sweep_overheads(Path(root), nets, runner, device,
+                                                      standin_ms)
         finally:
             device.stop()
-    assert summary.done == len(nets), summary
     med = statistics.median
-    round_trip_ms = med(round_trips)
-    walls, tools, code, overheads, shares = [], [], [], [], []
-    previous = started[0]
-    for (stamp, measurement), call_ms in zip(stamps, runner.run_calls_ms):
-        wall = (stamp - previous) * 1000.0
-        previous = stamp
-        tool = tool_ms(measurement.raw_output or "")
-        walls.append(wall)
-        tools.append(tool)
-        code.append(wall - call_ms)  # everything the driver does outside the tool's command
-        overheads.append(wall - call_ms + round_trip_ms)
-        shares.append(100.0 * overheads[-1] / tool)
     print(f"emulated pixel4 over the real adb server, {len(nets)} int8 mobileopt networks, "
           f"{runs} timed + 5 warm-up runs each")
-    print(f"  first contact (describe, push tool + {megabytes:.1f} MB of models, 1-run sweep):"
-          f" {first_s:.1f} s once per device")
-    print(f"  per measurement (medians): wall {med(walls):.0f} ms, tool-reported "
-          f"{med(tools):.0f} ms; wall - tool = {med(w - t for w, t in zip(walls, tools)):.0f} "
-          "ms, mostly the stand-in's Python start/exit (a phone's native binary has none)")
-    print(f"  driver code outside the run command (parse, store commit, bookkeeping): median "
-          f"{med(code):.1f} ms; one adb shell round trip: median {round_trip_ms:.1f} ms")
-    print(f"  host-side overhead per measurement (driver code + one round trip): median "
-          f"{med(overheads):.1f} ms = {med(shares):.2f}% of the measured time "
-          f"(max {max(shares):.2f}%; target < 5%)")
+    print(f"  first contact: describe + push the tool {describe_s:.2f} s; with the "
+          f"{megabytes:.1f} MB of models (a 1-run sweep) {first_s:.1f} s, once per device")
+    print(f"  the stand-in's own Python start and exit (subtracted): median {standin_ms:.1f} ms")
+    for persistent, label in ((False, "one adb shell per run (before)"),
+                              (True, "the run loop, one shell per sweep (after)")):
+        overheads, shares = results[persistent]
+        print(f"  {label}: host-side overhead per measurement median {med(overheads):.1f} ms"
+              f" = {med(shares):.2f}% of the measured time (max {max(shares):.2f}%)")
+    print(f"  after/before: {med(results[True][0]) / med(results[False][0]):.2f} of the "
+          "overhead (target < 2% of the measured time, median)")
 
 
 def local_spread(nets: list[Network], runs: int, repeats: int) -> None:

@@ -39,7 +39,7 @@ def standin() -> Path:
 
 
 def graph_runs(dev) -> list[str]:
-    return [c for c in dev.commands if "--graph" in c]
+    return list(dev.tool_runs)
 
 
 def test_one_device_rows_match_what_the_tool_printed(store_path, adb_server, emulated_device):

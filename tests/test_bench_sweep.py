@@ -58,6 +58,9 @@ class ScriptedDevice:
         latency_ms = (1 + int(network.id[2:])) * factor
         return Outcome(RunStats(mean_ms=latency_ms, median_ms=latency_ms, runs=3), None, 0.0)
 
+    def close(self) -> None:
+        pass
+
 
 def test_drift_triggers_remeasure_of_the_networks_since_the_last_good_canary(tmp_path):
     options = SweepOptions(seed=5, canary_every=3, drift_tolerance=0.05, drift_cooldown_s=0)

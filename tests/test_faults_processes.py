@@ -148,7 +148,7 @@ def test_a_lost_adb_server_is_reported_not_replaced(tmp_path_factory, tmp_path) 
                        "--benchmark-binary", str(STANDIN), "--canary-every", "0",
                        "--reconnect-wait", "2", "--store", str(store))
         try:
-            _wait_for(lambda: any("--graph" in c for c in dev.commands), what="a run")
+            _wait_for(lambda: bool(dev.tool_runs), what="a run")
             server.adb("kill-server", timeout=10)
             out, err = sweep.communicate(timeout=120)
         finally:

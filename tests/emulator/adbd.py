@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
@@ -15,6 +14,7 @@ from dnncost.errors import InputError
 
 from .device import DeviceFS
 from .protocol import Connection, Handler, Stream
+from .runs import ADDRESS_ENV, SESSION_ENV, RunChannel
 from .shell import ShellSession, parse_service
 from .sync import serve_sync
 
@@ -28,13 +28,15 @@ DEFAULT_MATCH = {"disk_full": "", "drop": "--graph", **{k: "--graph" for k in RU
 
 @dataclass
 class Fault:
-    """An armed fault: fires on matching commands (or pushed paths) after `after_commands`."""
+    """An armed fault: fires on matching tool runs, shell commands or pushed paths (`on`)
+    after `after_commands` of them."""
 
     kind: str
     match: str
     after_commands: int = 0
     times: int = 1  # how many matching commands it hits; < 0: every one
     params: dict[str, Any] = field(default_factory=dict)
+    on: str = "run"  # run (a benchmark_model start) | command (a shell opening) | push
 
     def fires(self, text: str) -> bool:
         """Count one matching command; True when the fault acts on it."""
@@ -75,6 +77,9 @@ class EmulatedAdbd:
         self.port = port
         self.fired: list[str] = []
         self.command_log: list[CommandRecord] = []
+        self.runs = RunChannel(self._on_run)
+        self._by_session: dict[str, tuple[Connection, ShellSession]] = {}
+        self._session_ids = iter(range(1, 1 << 62))
 
     @property
     def banner(self) -> str:
@@ -116,6 +121,7 @@ class EmulatedAdbd:
     def stop(self) -> None:
         """Stop listening, cut connections, kill every command still running."""
         self.stop_listening()
+        self.runs.close()
         self.drop_connections()
         with self._lock:
             sessions, self._sessions = self._sessions, []
@@ -147,8 +153,12 @@ class EmulatedAdbd:
         kind = ALIASES.get(kind, kind)
         if kind not in FAULT_KINDS:
             raise InputError(f"unknown fault {kind!r}: use one of {', '.join(FAULT_KINDS)}")
-        fault = Fault(kind, params.pop("match", DEFAULT_MATCH[kind]),
-                      int(params.pop("after_commands", 0)), int(params.pop("times", 1)), params)
+        match = params.pop("match", DEFAULT_MATCH[kind])
+        # A drop aimed at something other than the tool's flags cuts a shell command.
+        on = params.pop("on", "push" if kind == "disk_full" else "command"
+                        if kind == "drop" and not match.startswith("--") else "run")
+        fault = Fault(kind, match, int(params.pop("after_commands", 0)),
+                      int(params.pop("times", 1)), params, on)
         with self._lock:
             self.faults.append(fault)
         return fault
@@ -158,9 +168,9 @@ class EmulatedAdbd:
         with self._lock:
             self.faults.clear()
 
-    def _firing(self, text: str, kinds: tuple[str, ...]) -> list[Fault]:
+    def _firing(self, text: str, kinds: tuple[str, ...], on: str) -> list[Fault]:
         with self._lock:
-            fired = [f for f in self.faults if f.kind in kinds and f.fires(text)]
+            fired = [f for f in self.faults if f.kind in kinds and f.on == on and f.fires(text)]
             self.faults = [f for f in self.faults if f.times != 0]
             self.fired += [f.kind for f in fired]
             return fired
@@ -179,25 +189,21 @@ class EmulatedAdbd:
     def _on_push(self, device_path: str) -> Optional[str]:
         with self._lock:
             self.pushes.append(device_path)
-        for fault in self._firing(device_path, ("disk_full",)):
+        for fault in self._firing(device_path, ("disk_full",), "push"):
             return fault.params.get("message", "No space left on device")
         return None
 
     def _shell(self, conn: Connection, stream: Stream, command: str, v2: bool) -> None:
         with self._lock:
             self.commands.append(command)
-        env: dict[str, str] = {}
-        drop: Optional[Fault] = None
-        for fault in self._firing(command, RUN_FAULTS + ("drop",)):
-            if fault.kind == "drop":
-                drop = fault
-            else:
-                env["DNNCOST_EMU_FAULT"] = fault.kind
-                env["DNNCOST_EMU_FAULT_PARAMS"] = json.dumps(fault.params)
-        session = ShellSession(self.fs, command, v2, env)
+        drops = self._firing(command, ("drop",), "command")
+        session_id = str(next(self._session_ids))
+        session = ShellSession(self.fs, command, v2,
+                               {ADDRESS_ENV: self.runs.address, SESSION_ENV: session_id})
         with self._lock:
             self._sessions.append(session)
-        if drop is not None:
+            self._by_session[session_id] = (conn, session)
+        for drop in drops:
             threading.Thread(target=self._drop_later, args=(conn, session, drop),
                              daemon=True).start()
         try:
@@ -213,6 +219,21 @@ class EmulatedAdbd:
                 self.command_log.append(record)
                 if session in self._sessions:
                     self._sessions.remove(session)
+                self._by_session.pop(session_id, None)
+
+    def _on_run(self, command: str, session_id: str) -> dict[str, Any]:
+        """A tool run started in shell session ``session_id``: the fault it acts out."""
+        reply: dict[str, Any] = {}
+        for fault in self._firing(command, RUN_FAULTS + ("drop",), "run"):
+            if fault.kind != "drop":
+                reply = {"fault": fault.kind, "params": fault.params}
+                continue
+            with self._lock:
+                pair = self._by_session.get(session_id)
+            if pair is not None:
+                threading.Thread(target=self._drop_later, args=(*pair, fault),
+                                 daemon=True).start()
+        return reply
 
     def _drop_later(self, conn: Connection, session: ShellSession, fault: Fault) -> None:
         session.started.wait(5)

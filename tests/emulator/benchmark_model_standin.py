@@ -15,6 +15,7 @@ import math
 import os
 import random
 import resource
+import socket
 import sys
 import time
 from typing import Any, Callable
@@ -68,6 +69,31 @@ def stat_line(times_us: list[int]) -> str:
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def report_start(command: str) -> tuple[socket.socket | None, dict[str, Any]]:
+    """(the open report, the daemon's reply) for this run; (None, {}) off the device."""
+    address = os.environ.get("DNNCOST_EMU_RUNS")
+    if not address:
+        return None, {}
+    host, _, port = address.rpartition(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    hello = {"command": command, "session": os.environ.get("DNNCOST_EMU_SESSION")}
+    sock.sendall(json.dumps(hello).encode() + b"\n")
+    reply = b""
+    while not reply.endswith(b"\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    return sock, json.loads(reply or b"{}")
+
+
+def report_exit(sock: socket.socket | None, code: int) -> None:
+    """This run's exit code to the daemon."""
+    if sock is not None:
+        with sock:
+            sock.sendall(json.dumps({"exit": code}).encode() + b"\n")
 
 
 def interpreter_class() -> tuple[Any, Any]:
@@ -142,8 +168,9 @@ def fault(kind: str, params: dict[str, Any], flags: dict[str, str]) -> int:
     return 1
 
 
-def main(argv: list[str]) -> int:
-    """benchmark_model's behaviour for the flags it is given."""
+def main(argv: list[str], kind: str = "", params: dict[str, Any] | None = None) -> int:
+    """benchmark_model's behaviour for the flags it is given, acting out fault ``kind``."""
+    params = params or {}
     flags, unknown = parse_flags(argv)
     say("INFO: STARTING!")
     if unknown:
@@ -158,8 +185,6 @@ def main(argv: list[str]) -> int:
     xnnpack = flags["use_xnnpack"] == "" or truthy(flags["use_xnnpack"])
     if flags["use_xnnpack"]:
         say(f"INFO: Use xnnpack: [{int(xnnpack)}]")
-    kind = os.environ.get("DNNCOST_EMU_FAULT", "")
-    params = json.loads(os.environ.get("DNNCOST_EMU_FAULT_PARAMS", "{}"))
     slowdown = float(params.get("factor", 1.5)) if kind == "slow" else 1.0
     if kind in ("fail", "hang", "garbage"):
         return fault(kind, params, flags)
@@ -214,4 +239,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    report, reply = report_start(" ".join(["benchmark_model", *sys.argv[1:]]))
+    exit_code = main(sys.argv[1:], reply.get("fault", ""), reply.get("params"))
+    report_exit(report, exit_code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)  # no interpreter teardown: a native binary's exit is as quick

@@ -32,6 +32,7 @@ from dnncost.errors import DeviceError
 
 from .adbd import CommandRecord, EmulatedAdbd, Fault
 from .device import load_profile
+from .runs import ToolRun
 
 HOST = "127.0.0.1"
 STANDIN = Path(__file__).resolve().parent / "benchmark_model_standin.py"
@@ -85,11 +86,12 @@ class AdbServer:
 class EmulatedDevice:
     """A running emulated device, attached to an adb server as 127.0.0.1:PORT.
 
-    Faults (`inject(kind, **params)`); each hits matching commands `times` times (default 1,
+    Faults (`inject(kind, **params)`); each hits matching runs `times` times (default 1,
     negative: always) after skipping `after_commands` matching ones; `match` is a substring of
-    the shell command (default "--graph", i.e. benchmark_model runs) or, for disk_full, of the
-    pushed device path (default "": any push):
-      drop      cut the TCP connection `delay_s` (0.3) after the command starts; with
+    the benchmark_model command line (default "--graph": every run, whether its shell runs one
+    command or a loop), for a drop whose match does not start with "--" of the shell command,
+    and for disk_full of the pushed device path (default "": any push):
+      drop      cut the TCP connection `delay_s` (0.3) after the run (or command) starts; with
                 reconnect=False the device also stops listening, so it stays gone
       fail      the stand-in prints `ERROR: <message>` (default "Failed to allocate tensors!",
                 e.g. "Failed to apply GPU delegate.") and `ERROR: Benchmarking failed.`, exit 1
@@ -117,6 +119,17 @@ class EmulatedDevice:
     def command_log(self) -> list[CommandRecord]:
         """Every finished shell command with its exit code and device-side wall time."""
         return self.daemon.command_log
+
+    @property
+    def tool_runs(self) -> list[str]:
+        """benchmark_model command lines, in the order the runs started (one per run,
+        whether its shell ran one command or a loop of them)."""
+        return self.daemon.runs.commands
+
+    @property
+    def run_log(self) -> list[ToolRun]:
+        """Every finished tool run with its exit code and device-side wall time."""
+        return self.daemon.runs.log
 
     @property
     def pushes(self) -> list[str]:
