@@ -74,9 +74,9 @@ def network_tables(store: Store, networks: Sequence[Network]) -> LayerTables:
     a spec only, as NAS-Bench-201's 15,625) the rows gen's walker makes of its spec."""
     from dnncost.gen.fast_layers import encoded_tables
 
-    stored = store.networks_with_layers()
+    stored = store.layer_tables(n.id for n in networks)
     # A network with neither (a bare import-csv name) has an empty table, as before.
-    records = [store.layers(n.id) if n.id in stored else None if n.spec.get("spec") else []
+    records = [stored[n.id] if n.id in stored else None if n.spec.get("spec") else []
                for n in networks]
     walked = [i for i, r in enumerate(records) if r is None]
     if not walked:

@@ -21,12 +21,18 @@ MODELS = ("xgb", "lstm", "lowrank", "hybrid")
 DRIFT_THRESHOLD_LOG = 0.25  # rolling-median residual range (log ms) that flags a device
 
 
+def default_model(mode: str) -> str:
+    """The model a mode trains unless told: lowrank for collaborative (the most accurate,
+    README "Your own population"), xgb otherwise."""
+    return "lowrank" if mode == "collaborative" else "xgb"
+
+
 @dataclass
 class TrainOptions:
     """What to train: ``mode``, ``model``, ``sampling`` method and signature size ``k``."""
 
     mode: str = "collaborative"
-    model: str = "lowrank"  # the most accurate (README: "Your own population")
+    model: str = default_model("collaborative")
     sampling: str = "d_optimal"
     k: int = 10
     seed: int = 0

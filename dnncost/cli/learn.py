@@ -51,10 +51,10 @@ def train(mode: str, model: str | None, sampling: str, k: int, out_dir: str | No
     Example: dnncost train --mode collaborative --model lowrank --sampling d_optimal
     --signature-size 10 -o models/collab
     """
-    from dnncost.learn.training import TrainOptions
+    from dnncost.learn.training import TrainOptions, default_model
     from dnncost.learn.workflow import train_to_dir
 
-    model = model or ("lowrank" if mode == "collaborative" else "xgb")
+    model = model or default_model(mode)
     target = out_dir or str(Path("models") / (name or f"{mode}-{model}"))
     options = TrainOptions(mode, model, sampling, k, seed, keep_drifting,
                            lstm_epochs=lstm_epochs)

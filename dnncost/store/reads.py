@@ -66,6 +66,19 @@ class Reads:
         """A network's layer table."""
         return [Layer(**row) for row in self.layer_rows(network_id)]
 
+    def layer_tables(self, network_ids: Iterable[str]) -> dict[str, list[Layer]]:
+        """The stored layer tables of ``network_ids`` (a network without rows is absent),
+        read in batches of 900 ids (SQLite's bound-parameter limit) rather than one by one."""
+        wanted = list(dict.fromkeys(network_ids))
+        tables: dict[str, list[Layer]] = {}
+        for start in range(0, len(wanted), 900):
+            batch = wanted[start:start + 900]
+            for row in self.rows(f'SELECT * FROM layers WHERE network_id IN '
+                                 f'({", ".join("?" * len(batch))}) ORDER BY network_id, "index"',
+                                 batch):
+                tables.setdefault(row.pop("network_id"), []).append(Layer(**row))
+        return tables
+
     def networks_with_layers(self) -> set[str]:
         """Ids of the networks that have stored layer rows (the others' tables come from
         their spec: gen's walker)."""
