@@ -16,7 +16,7 @@ import adbutils
 
 from dnncost.bench import protocol
 from dnncost.bench.binary import resolve_binary
-from dnncost.bench.loop import RunLoop
+from dnncost.bench.loop import LoopEnded, RunLoop
 from dnncost.bench.parse import parse_output
 from dnncost.bench.runner import DeviceGone, Outcome
 from dnncost.bench.servers import ADB_FAILURES, listening
@@ -231,7 +231,17 @@ class AndroidRunner:
                                                   self._temperature_command())
                 self._loop = RunLoop(self._device, script)
             return self._loop.run(line, timeout_s)
-        return self._retried(run, self.close)
+
+        try:
+            return self._retried(run, self.close)
+        except LoopEnded:  # the device is there but its shell ended: one fresh loop
+            self.close()
+        try:
+            return self._retried(run, self.close)
+        except LoopEnded as exc:
+            self.close()
+            raise DeviceError(f"{exc} on {self.serial}, twice: check that `adb -s "
+                              f"{self.serial} shell` works, then rerun") from None
 
     def _run_shell(self, model: str) -> tuple[str, int, float | None]:
         """One `adb shell` for one run: (output, exit code, temperature before it)."""

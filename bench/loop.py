@@ -15,12 +15,13 @@ from collections import deque
 import adbutils
 
 from dnncost.bench import protocol
+from dnncost.errors import DeviceError
 
 _STDIN, _STDOUT, _STDERR, _EXIT, _CLOSE_STDIN = 0, 1, 2, 3, 4
 
 
-class LoopEnded(EOFError):
-    """The loop's shell exited on the device (its stream is still up)."""
+class LoopEnded(DeviceError):
+    """The loop's shell exited on the device while the device stayed."""
 
 
 class RunLoop:
@@ -28,13 +29,19 @@ class RunLoop:
 
     def __init__(self, device: adbutils.AdbDevice, script: str, open_timeout_s: float = 30.0
                  ) -> None:
-        self._conn = device.open_transport(timeout=open_timeout_s)
+        try:
+            self._conn = device.open_transport(timeout=open_timeout_s)
+        except adbutils.AdbTimeout as exc:  # an adb problem, not a run that timed out
+            raise adbutils.AdbError(f"opening the run loop timed out ({exc})") from None
         self._results: deque[protocol.LoopResult] = deque()
         self._reader = protocol.LoopReader()
         self._stderr = b""
         try:
             self._conn.send_command(f"shell,v2,raw:{script}")
             self._conn.check_okay()
+        except adbutils.AdbTimeout as exc:
+            self.close()
+            raise adbutils.AdbError(f"opening the run loop timed out ({exc})") from None
         except BaseException:
             self.close()
             raise
@@ -48,6 +55,8 @@ class RunLoop:
         self._conn.conn.sendall(struct.pack("<BI", _STDIN, len(data)) + data)
         deadline = time.monotonic() + timeout_s
         while not self._results:
+            if time.monotonic() > deadline:  # output trickling in does not extend the run
+                raise adbutils.AdbTimeout(f"no result for {model} in {timeout_s:g} s")
             ident, payload = self._packet(deadline)
             if ident == _STDOUT:
                 self._results.extend(self._reader.feed(payload))
@@ -55,7 +64,8 @@ class RunLoop:
                 self._stderr = (self._stderr + payload)[-2000:]
             elif ident == _EXIT:
                 why = self._stderr.decode(errors="replace").strip()[-200:]
-                raise LoopEnded(f"the run loop exited with status {payload[0]}"
+                raise LoopEnded(f"the run loop exited with status "
+                                f"{payload[0] if payload else 'unknown'}"
                                 + (f": {why}" if why else ""))
         return self._results.popleft()
 

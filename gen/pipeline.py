@@ -3,8 +3,11 @@ networks, files and layer tables in the store. Asking again does no work twice.
 
 Model files are named by the spec id (the hash of the spec's canonical form) and
 precision, ``<out_dir>/<spec id>.<precision>.tflite``, and written atomically (temp
-file + os.replace), so a killed run leaves no half file. TensorFlow is imported only in
-the spawned workers, never in the calling process.
+file + os.replace), so a killed run leaves no half file. The builder writes the
+flatbuffer directly (gen/tflite_build.py, no TensorFlow) where it writes every op of a
+spec, and asks TensorFlow's converter (gen/tf_build.py, the reference) otherwise or when
+told (``builder="tf"``); either runs in the spawned workers, never in the calling
+process.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dnncost.records import Layer, Network, NetworkFile, sha256_file
 from dnncost.store import Store
 
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
+BUILDERS: tuple[str, ...] = ("direct", "tf")
 DEFAULT_OUT = "data/models"
 T = TypeVar("T")
 
@@ -71,14 +75,29 @@ def _check_writable(out_dir: Path) -> None:
                          "pass another --out DIR") from None
 
 
-def convert_job(spec_text: str, identity: str, precisions: tuple[str, ...], out_dir: str
-                ) -> dict[str, str]:
-    """Worker: build one spec, write its .tflite files; {precision: sha256}."""
-    from dnncost.gen.tf_build import spec_to_tflite
+def build_tflite(spec: NetworkSpec, precisions: tuple[str, ...], seed: int,
+                 builder: str = "direct") -> dict[str, bytes]:
+    """{precision: .tflite bytes} of ``spec``: written directly, or (``builder="tf"``, or
+    a spec the direct builder does not write) by TensorFlow's converter."""
+    if builder == "direct":
+        from dnncost.gen import tflite_build
 
+        if tflite_build.unsupported(spec) is None:
+            return tflite_build.spec_to_tflite(spec, precisions, seed)
+    try:
+        from dnncost.gen.tf_build import spec_to_tflite
+    except ImportError as exc:
+        raise ToolError(f"converting {spec.to_string()[:60]} needs TensorFlow ({exc}): "
+                        "pip install tensorflow-cpu") from None
+    return spec_to_tflite(spec, precisions, seed)
+
+
+def convert_job(spec_text: str, identity: str, precisions: tuple[str, ...], out_dir: str,
+                builder: str = "direct") -> dict[str, str]:
+    """Worker: build one spec, write its .tflite files; {precision: sha256}."""
     written = {}
-    for precision, data in spec_to_tflite(parse_spec(spec_text), precisions,
-                                          weight_seed(identity)).items():
+    for precision, data in build_tflite(parse_spec(spec_text), precisions,
+                                        weight_seed(identity), builder).items():
         path = model_path(out_dir, identity, precision)
         write_atomic(path, data)
         written[precision] = sha256_file(str(path))
@@ -190,10 +209,14 @@ def _identity(items: Iterable[T], total: int) -> Iterable[T]:
 def generate(store: Store, space: str, count: int | None, seed: int,
              precisions: tuple[str, ...] = ("int8",), out_dir: str | Path = DEFAULT_OUT,
              jobs: int | None = None, progress: Callable[..., Iterable] = _identity,
-             verbose: bool = False, names: Sequence[str] | None = None) -> GenSummary:
+             verbose: bool = False, names: Sequence[str] | None = None,
+             builder: str = "direct") -> GenSummary:
     """Make ``count`` networks of ``space`` (sampled with ``seed``, or a fixed space's
-    first ones; None: 100 or all; ``names``: those of a fixed space), convert what is
-    missing in ``jobs`` worker processes (default: all cores) and register everything."""
+    first ones; None: 100 or all; ``names``: those of a fixed space), build what is
+    missing in ``jobs`` worker processes (default: all cores; ``builder``: see
+    :func:`build_tflite`) and register everything."""
+    if builder not in BUILDERS:
+        raise InputError(f"unknown builder {builder!r}: use {' or '.join(BUILDERS)}")
     unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown or not precisions:
         raise InputError(f"unknown precision {', '.join(unknown) or '(none)'}: "
@@ -217,7 +240,8 @@ def generate(store: Store, space: str, count: int | None, seed: int,
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
                                  initargs=(threads, verbose, os.getpid())) as pool:
-            futures = {pool.submit(convert_job, spec.to_string(), network.id, needed, str(out)):
+            futures = {pool.submit(convert_job, spec.to_string(), network.id, needed, str(out),
+                                   builder):
                        (network, layers, kept) for spec, network, layers, needed, kept in work}
             try:
                 for future in progress(as_completed(futures), len(futures)):

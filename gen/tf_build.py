@@ -17,7 +17,6 @@ from dnncost.gen.layers import Op, decode
 from dnncost.gen.spec import NetworkSpec
 
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
-CALIBRATION_SAMPLES = 4
 
 
 def _quiet_tensorflow() -> None:
@@ -66,8 +65,10 @@ def _keras_ops(layers: Any) -> dict[str, Callable[[Op, list[Any]], Any]]:
     }
 
 
-def keras_model(spec: NetworkSpec, seed: int = 0) -> Any:
-    """The Keras model of ``spec`` with seeded random weights (batch size 1)."""
+def keras_model(spec: NetworkSpec, seed: int = 0,
+                weights: dict[int, list[Any]] | None = None) -> Any:
+    """The Keras model of ``spec`` with seeded random weights (batch size 1), or with
+    ``weights`` per op index in TFLite layout (gen/tflite_build.py's, for parity)."""
     _quiet_tensorflow()
     import keras
     from keras import layers
@@ -78,6 +79,9 @@ def keras_model(spec: NetworkSpec, seed: int = 0) -> Any:
     tensors: dict[int, Any] = {-1: inputs}
     for index, op in enumerate(decode(spec)):
         tensors[index] = build[op.kind](op, [tensors[i] for i in op.inputs])
+        if weights and index in weights:  # OHWI / 1HWC filters -> Keras' HWIO / HWC1
+            kernel, bias = weights[index]
+            tensors[index]._keras_history[0].set_weights([kernel.transpose(1, 2, 3, 0), bias])
     x = tensors[max(tensors)]
     if len(x.shape) == 4 and x.shape[1] == x.shape[2] == 1:
         x = layers.Flatten()(x)
@@ -85,14 +89,9 @@ def keras_model(spec: NetworkSpec, seed: int = 0) -> Any:
 
 
 def _calibration(shape: tuple[int, ...], seed: int) -> Callable[[], Iterator[list[Any]]]:
-    import numpy as np
+    from dnncost.gen.tflite_plan import calibration_inputs
 
-    def samples() -> Iterator[list[Any]]:
-        rng = np.random.default_rng(seed)
-        for _ in range(CALIBRATION_SAMPLES):
-            yield [rng.uniform(-1.0, 1.0, shape).astype(np.float32)]
-
-    return samples
+    return lambda: ([sample] for sample in calibration_inputs(shape, seed))
 
 
 def convert(model: Any, precision: str, seed: int = 0) -> bytes:

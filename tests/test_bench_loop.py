@@ -8,6 +8,7 @@ import time
 import pytest
 
 from dnncost.bench.protocol import LOOP_MARK, LoopReader, LoopResult, RunConfig, run_loop_script
+from dnncost.errors import DeviceError
 
 TOOL_OUTPUT = "INFO: STARTING!\nINFO: count=3 first=1 curr=1 min=1 max=1 avg=1 std=0\n"
 STREAM = (f"motd line\n{LOOP_MARK} ready\n"
@@ -64,6 +65,13 @@ def test_the_script_runs_under_a_posix_shell(tmp_path):
         LoopResult("45000\n", "ran models/bad.tflite\n", 3)]
 
 
+def _wait_for(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
 @pytest.fixture()
 def store_path(tmp_path_factory, tmp_path):
     from test_bench_models import tiny_network_store
@@ -90,16 +98,14 @@ def test_a_sweep_runs_every_network_through_one_shell(store_path, adb_server, em
     dev = emulated_device(profile="pixel4")
     summary, rows = _sweep(store_path, adb_server, dev, persistent_shell=True)
     assert (summary.done, summary.failed, summary.status) == (3, 0, "ok")
+    _wait_for(lambda: len(dev.run_log) == 3)  # the exit reports arrive on their own
     assert len(dev.tool_runs) == 3 and [r.exit_code for r in dev.run_log] == [0, 0, 0]
     shells = [c for c in dev.commands if "--graph" in c]
     assert len(shells) == 1 and LOOP_MARK in shells[0]
     for row in rows:
         assert row.ok and row.temperature_c is not None and row.runs == 3
         assert row.raw_output.startswith("INFO: STARTING!") and LOOP_MARK not in row.raw_output
-    deadline = time.monotonic() + 10
-    while dev.daemon._sessions:  # the sweep closed its loop; the device ends it
-        assert time.monotonic() < deadline, "the loop outlived its sweep"
-        time.sleep(0.05)
+    _wait_for(lambda: not dev.daemon._sessions)  # the sweep closed its loop; the device ends it
 
 
 def test_one_shell_per_run_gives_the_same_rows(store_path, adb_server, emulated_device):
@@ -130,3 +136,15 @@ def test_max_temp_reads_the_zones_through_the_open_loop(store_path, adb_server,
     assert (summary.done, summary.status) == (3, "ok")
     assert LOOP_MARK in dev.commands[-1]  # no shell of its own after the loop opened
     assert [r.temperature_c for r in rows] == [52.0] * 3
+
+
+def test_a_loop_that_keeps_exiting_on_a_present_device_is_an_error_not_gone(
+        store_path, adb_server, emulated_device, monkeypatch):
+    import dnncost.bench.protocol as protocol
+
+    dev = emulated_device(profile="pixel4")
+    monkeypatch.setattr(protocol, "run_loop_script",
+                        lambda *args: f"echo {LOOP_MARK} ready; echo oops >&2; exit 3")
+    with pytest.raises(DeviceError, match="the run loop exited with status 3: oops"):
+        _sweep(store_path, adb_server, dev, persistent_shell=True)
+    assert dev.state() == "device"

@@ -27,9 +27,14 @@ from dnncost.records import Layer
 @click.option("--jobs", type=int, default=None, help="Worker processes [all cores].")
 @click.option("--networks", help="Comma list of network names of a fixed space "
                                  "(e.g. iiswc-000,iiswc-113).")
+@click.option("--builder", type=click.Choice(["direct", "tf"]), default="direct",
+              show_default=True,
+              help="direct: write the .tflite flatbuffer without TensorFlow (its "
+                   "converter still makes NAS-Bench-201's cells); tf: TensorFlow's "
+                   "converter for every network (the reference).")
 @store_option
 def gen(space: str, count: int | None, seed: int, precisions: tuple[str, ...], out_dir: str,
-        jobs: int | None, networks: str | None, store_path: str) -> None:
+        jobs: int | None, networks: str | None, builder: str, store_path: str) -> None:
     """Sample networks from a search space, write them as .tflite, register them.
 
     \b
@@ -45,7 +50,7 @@ def gen(space: str, count: int | None, seed: int, precisions: tuple[str, ...], o
     with open_store(store_path, create=True) as store:
         names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
         result = generate(store, space, count, seed, precisions, out_dir, jobs, bar,
-                          verbose(), names)
+                          verbose(), names, builder)
     echo(f"{result.networks} {space} networks in {store_path}: {result.converted} "
          f"converted ({result.files_written} files written to {result.out_dir}), "
          f"{result.networks - result.converted} already there")
