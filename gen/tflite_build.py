@@ -63,7 +63,8 @@ def _activation_params(low: float, high: float) -> tuple[float, int]:
 
 def _quantized(plan: Plan, ranges: dict[int, tuple[float, float]]
                ) -> dict[int, tuple[np.ndarray, np.ndarray, int]]:
-    """(scales, zero points, axis) of every int8/int32 tensor of ``plan``."""
+    """(scales, zero points, axis) of every int8/int32 tensor of ``plan`` (``ranges``:
+    from :func:`_ranges`)."""
     params: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
 
     def one(scale: float, zero: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -84,11 +85,14 @@ def _quantized(plan: Plan, ranges: dict[int, tuple[float, float]]
     for node in plan.nodes:
         for tensor in node.inputs:
             uses[tensor] = uses.get(tensor, 0) + 1
-    for node in plan.nodes:  # the first ADD input that it alone reads takes its scale
+    for node in plan.nodes:  # the first input that an ADD alone reads is quantized over
+        out = node.outputs[0]  # its own range and the ADD's together
         for tensor in node.inputs if node.kind == "add" else ():
             if uses[tensor] == 1 and tensor in producer \
-                    and producer[tensor].kind not in _SAME_SCALE:
-                params[tensor] = params[node.outputs[0]]
+                    and producer[tensor].kind not in _SAME_SCALE | {"sigmoid"}:
+                (low, high), (low_sum, high_sum) = ranges[tensor], ranges[out]
+                params[tensor] = one(*_activation_params(min(low, low_sum),
+                                                         max(high, high_sum)))
                 break
     for node in plan.nodes:  # a concatenation's inputs take its scale, up same-scale ops
         if node.kind == "concat":
@@ -98,6 +102,9 @@ def _quantized(plan: Plan, ranges: dict[int, tuple[float, float]]
                 params[tensor] = params[node.outputs[0]]
                 if tensor in producer and producer[tensor].kind in _SAME_SCALE - {"concat"}:
                     stack.append(producer[tensor].inputs[0])
+    for node in plan.nodes:  # what reads a rewritten scale through a same-scale op
+        if node.kind in _SAME_SCALE - {"concat"}:
+            params[node.outputs[0]] = params[node.inputs[0]]
     for index, tensor in enumerate(plan.tensors):
         if tensor.channel_axis is not None:
             assert tensor.data is not None
@@ -243,12 +250,14 @@ class _AlignedBuffer:
         return schema.BufferEnd(builder)
 
 
-def _ranges(plan: Plan, fp32: bytes, seed: int) -> dict[int, tuple[float, float]]:
-    """(min, max) of every activation tensor over the calibration inputs, in LiteRT."""
+def _ranges(plan: Plan, seed: int) -> dict[int, tuple[float, float]]:
+    """(min, max) of every activation tensor of ``plan`` over the calibration inputs, in
+    LiteRT (fp32, every tensor kept)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interpreter = Interpreter(
-        model_content=fp32, num_threads=1, experimental_preserve_all_tensors=True,
+        model_content=_write(plan, "fp32", None), num_threads=1,
+        experimental_preserve_all_tensors=True,
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     interpreter.allocate_tensors()
     active = [i for i, t in enumerate(plan.tensors) if t.data is None]
@@ -277,8 +286,7 @@ def spec_to_tflite(spec: NetworkSpec, precisions: tuple[str, ...], seed: int = 0
         if precision == "fp32":
             written[precision] = fp32
         elif precision == "int8":
-            written[precision] = _write(plan, "int8", _quantized(plan, _ranges(plan, fp32,
-                                                                               seed)))
+            written[precision] = _write(plan, "int8", _quantized(plan, _ranges(plan, seed)))
         else:
             raise ToolError(f"unknown precision {precision!r}: use fp32 or int8")
     return written

@@ -159,7 +159,28 @@ def simplified(ops: list[Op]) -> tuple[list[int], dict[int, int], dict[int, str]
     for index in sorted(inputs, reverse=True):
         if index in live:
             live.update(resolve(alias, i) for i in inputs[index])
-    return [i for i in inputs if i not in alias and i in live], alias, fused
+    kept = [i for i in inputs if i not in alias and i in live]
+    return _scheduled(kept, {i: tuple(resolve(alias, j) for j in inputs[i]) for i in kept}), \
+        alias, fused
+
+
+def _scheduled(kept: list[int], inputs: dict[int, tuple[int, ...]]) -> list[int]:
+    """``kept`` in the converter's order: depth first, an op as soon as its inputs are
+    there, the first-made of several ready ops first (NAS-Bench-201's cells show it)."""
+    readers: dict[int, list[int]] = {-1: []}
+    for index in kept:
+        readers[index] = []
+        for source in dict.fromkeys(inputs[index]):
+            readers[source].append(index)
+    done, order = {-1}, []
+    stack = sorted((i for i in readers[-1] if set(inputs[i]) <= done), reverse=True)
+    while stack:
+        index = stack.pop()
+        order.append(index)
+        done.add(index)
+        stack.extend(sorted((r for r in readers[index] if set(inputs[r]) <= done),
+                            reverse=True))
+    return order
 
 
 def weights(spec: NetworkSpec, seed: int = 0) -> dict[int, list[np.ndarray]]:
