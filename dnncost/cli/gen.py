@@ -16,8 +16,9 @@ from dnncost.records import Layer
 
 @click.command("gen")
 @click.option("--space", default="mobileopt", show_default=True,
-              help="Search space: mobileopt (the IISWC 2020 paper's), efficient, or iiswc "
-                   "(the 118 networks that study measured, named iiswc-000 ...).")
+              help="Search space: mobileopt (the IISWC 2020 paper's), efficient, "
+                   "nasbench201, fbnet, fbnet224, or iiswc (the 118 networks that study "
+                   "measured, named iiswc-000 ...).")
 @click.option("--count", type=int, help="Networks to make [100; iiswc: all 118].")
 @click.option("--seed", default=42, show_default=True, type=int, help="Sampler seed.")
 @click.option("--precision", "precisions", multiple=True, default=("int8",),
@@ -26,7 +27,8 @@ from dnncost.records import Layer
               type=click.Path(), help="Directory of the .tflite files.")
 @click.option("--jobs", type=int, default=None, help="Worker processes [all cores].")
 @click.option("--networks", help="Comma list of network names of a fixed space "
-                                 "(e.g. iiswc-000,iiswc-113).")
+                                 "(e.g. iiswc-000,iiswc-113) or of a NAS benchmark "
+                                 "(nb201-..., fbnet-...).")
 @click.option("--builder", type=click.Choice(["direct", "tf"]), default="direct",
               show_default=True,
               help="direct: write the .tflite flatbuffer without TensorFlow (its "
