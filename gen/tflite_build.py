@@ -154,13 +154,16 @@ def _options(schema: Any, node: Node) -> tuple[int, Any]:
         opts = schema.Pool2DOptionsT()
         opts.padding, opts.strideW, opts.strideH = o["padding"], o["stride"], o["stride"]
         opts.filterWidth = opts.filterHeight = o["kernel"]
+        opts.fusedActivationFunction = o.get("fused", 0)
         return kinds.Pool2DOptions, opts
     if node.kind == "add":
         opts = schema.AddOptionsT()
         opts.potScaleInt16, opts.fusedActivationFunction = True, o.get("fused", 0)
         return kinds.AddOptions, opts
     if node.kind == "mul":
-        return kinds.MulOptions, schema.MulOptionsT()
+        opts = schema.MulOptionsT()
+        opts.fusedActivationFunction = o.get("fused", 0)
+        return kinds.MulOptions, opts
     if node.kind == "mean":
         opts = schema.ReducerOptionsT()
         opts.keepDims = True

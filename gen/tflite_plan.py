@@ -21,6 +21,7 @@ from dnncost.gen.spec import NetworkSpec
 CALIBRATION_SAMPLES = 4
 SAME, VALID = 0, 1  # Padding
 FUSED = {None: 0, "relu": 1, "relu6": 3}  # ActivationFunctionType
+_FUSES_RELU = ("conv", "dwconv", "add", "mul", "avgpool", "maxpool")  # options with one
 
 
 def calibration_inputs(shape: tuple[int, ...], seed: int) -> list[np.ndarray]:
@@ -107,7 +108,7 @@ class Plan:
                               grouped=op.kind == "conv" and (layer.groups or 1) > 1)
         if op.kind in ("avgpool", "maxpool"):
             return self._node(op.kind, inputs[:1], shape, padding=padding,
-                              stride=layer.stride, kernel=layer.kernel)
+                              stride=layer.stride, kernel=layer.kernel, fused=FUSED[fused])
         if op.kind == "mean":
             return self._node("mean", [inputs[0], self._const([1, 2])], shape)
         if op.kind == "shuffle":
@@ -129,9 +130,9 @@ def resolve(alias: dict[int, int], index: int) -> int:
 def simplified(ops: list[Op]) -> tuple[list[int], dict[int, int], dict[int, str]]:
     """What the converter's graph passes leave of ``ops``: (kept op indices, op -> the op
     standing for it, op -> the ReLU/ReLU6 fused into it). Identical weightless ops on
-    the same inputs are one (NAS-Bench-201's edges share their node's ReLU), and a
-    ReLU/ReLU6 fuses into the convolution or ADD before it when it is that op's only
-    reader; ops whose output reaches nothing are dropped."""
+    the same inputs are one (NAS-Bench-201's edges share their node's ReLU), a ReLU/ReLU6
+    fuses into the convolution, ADD, MUL or pool before it when it is that op's only
+    reader, and ops whose output reaches nothing are dropped."""
     alias: dict[int, int] = {}
     seen: dict[tuple[Any, ...], int] = {}
     inputs: dict[int, tuple[int, ...]] = {}
@@ -152,7 +153,7 @@ def simplified(ops: list[Op]) -> tuple[list[int], dict[int, int], dict[int, str]
     for index in inputs:
         source = inputs[index][0]
         if ops[index].kind in ("relu", "relu6") and source >= 0 and readers[source] == 1 \
-                and ops[source].kind in ("conv", "dwconv", "add") and source not in fused \
+                and ops[source].kind in _FUSES_RELU and source not in fused \
                 and ops[source].layer.activation is None:
             fused[source], alias[index] = ops[index].kind, source
     live = {resolve(alias, len(ops) - 1)}  # what reaches the output (the rest is dead)

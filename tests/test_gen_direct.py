@@ -30,7 +30,7 @@ def _fire_network() -> NetworkSpec:
 
 
 # Written by hand: SAME pools, VALID convolutions, standalone activations, a ReLU fused
-# into a residual ADD, squeeze-excite, grouped blocks, fire modules.
+# into a residual ADD and into pools, squeeze-excite, grouped blocks, fire modules.
 HAND = ("r64 conv_k3_s2_c16_arelu6 maxpool_k3_s2_psame dw_k3_s1 relu6 conv_k1_s1_c32 "
         "avgpool_k3_s1_psame ds_k3_s1_c32_se8_arelu relu conv_k3_s1_c32_pvalid gap "
         "conv_k1_s1_c10",
@@ -39,7 +39,9 @@ HAND = ("r64 conv_k3_s2_c16_arelu6 maxpool_k3_s2_psame dw_k3_s1 relu6 conv_k1_s1
         "r40 conv_k3_s2_c24_arelu ir_k3_s1_h48_c24_g2_arelu ir_k3_s1_h72_c24_g3_arelu "
         "ir_k5_s2_h48_c32_g2_arelu6 avgpool_k5_s2_psame conv_k1_s1_c10",
         "r56 conv_k5_s2_c32_arelu_pvalid maxpool_k3_s2 fire_h8_c32_arelu avgpool_k2_s2_psame "
-        "fire_h8_c32 relu6 conv_k1_s1_c10")
+        "fire_h8_c32 relu6 conv_k1_s1_c10",
+        "r32 conv_k3_s1_c16 avgpool_k3_s1_psame relu conv_k3_s1_c16 maxpool_k3_s2 relu6 gap "
+        "conv_k1_s1_c10")
 SPECS = {"mobileopt": lambda: _smallest("mobileopt"), "efficient": lambda: _smallest("efficient"),
          "fbnet": lambda: _smallest("fbnet"), "iiswc-fire": _fire_network,
          **{f"hand{i}": (lambda text=text: parse_spec(text)) for i, text in enumerate(HAND)}}
