@@ -1,12 +1,14 @@
 """Spec -> .tflite bytes without TensorFlow: the flatbuffer written from the decoded ops.
 
 The graph is the one the TFLite converter makes of the Keras build (gen/tf_build.py, the
-reference), as gen/tflite_plan.py lays it out. int8 is full-integer post-training quantization as the converter does it: activations
-per tensor from their range over the calibration inputs (the fp32 model run in LiteRT
-with every tensor kept), weights symmetric per output channel, biases int32 at input
-scale x weight scale, LOGISTIC's output at 1/256, and pools, reshapes, transposes and
-concatenations sharing their input's scale. The schema is ai_edge_litert's generated
-object API; only ``flatbuffers`` packs it.
+reference), as gen/tflite_plan.py lays it out. int8 is full-integer post-training
+quantization as the converter does it: activations per tensor from their range over the
+calibration inputs (the fp32 model run in LiteRT with every tensor kept; a range under
+1e-6 widened by 1e-6), weights symmetric per output channel, biases int32 at input scale
+x weight scale, LOGISTIC's output at 1/256, pools, reshapes, transposes and
+concatenations sharing their input's scale, and the first ADD input that only the ADD
+reads quantized over its range and the ADD's together. The schema is ai_edge_litert's
+generated object API; only ``flatbuffers`` packs it.
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ def test_the_script_runs_under_a_posix_shell(tmp_path):
     (work / "bin" / "taskset").chmod(0o755)
     script = run_loop_script("benchmark_model", RunConfig(timeout_s=20), "80", "echo 45000")
     script = script.replace(protocol.WORKDIR, str(work))
-    done = subprocess.run(["/bin/sh", "-c", script], input="models/a.tflite\n-\nmodels/bad.tflite\n",
+    done = subprocess.run(["/bin/sh", "-c", script],
+                          input="models/a.tflite\n-\nmodels/bad.tflite\n",
                           capture_output=True, text=True, timeout=60,
                           env={"PATH": f"{work / 'bin'}:/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
