@@ -84,12 +84,13 @@ def build_tflite(spec: NetworkSpec, precisions: tuple[str, ...], seed: int,
 
         if tflite_build.unsupported(spec) is None:
             return tflite_build.spec_to_tflite(spec, precisions, seed)
-    try:
-        from dnncost.gen.tf_build import spec_to_tflite
+    from dnncost.gen.tf_build import spec_to_tflite
+
+    try:  # tf_build imports TensorFlow inside its functions
+        return spec_to_tflite(spec, precisions, seed)
     except ImportError as exc:
         raise ToolError(f"converting {spec.to_string()[:60]} needs TensorFlow ({exc}): "
                         "pip install tensorflow-cpu") from None
-    return spec_to_tflite(spec, precisions, seed)
 
 
 def convert_job(spec_text: str, identity: str, precisions: tuple[str, ...], out_dir: str,

@@ -255,13 +255,13 @@ class _AlignedBuffer:
         return schema.BufferEnd(builder)
 
 
-def _ranges(plan: Plan, seed: int) -> dict[int, tuple[float, float]]:
+def _ranges(plan: Plan, fp32: bytes, seed: int) -> dict[int, tuple[float, float]]:
     """(min, max) of every activation tensor of ``plan`` over the calibration inputs, in
-    LiteRT (fp32, every tensor kept)."""
+    LiteRT (``fp32``: the plan written in fp32; every tensor kept)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interpreter = Interpreter(
-        model_content=_write(plan, "fp32", None), num_threads=1,
+        model_content=fp32, num_threads=1,
         experimental_preserve_all_tensors=True,
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     interpreter.allocate_tensors()
@@ -291,7 +291,8 @@ def spec_to_tflite(spec: NetworkSpec, precisions: tuple[str, ...], seed: int = 0
         if precision == "fp32":
             written[precision] = fp32
         elif precision == "int8":
-            written[precision] = _write(plan, "int8", _quantized(plan, _ranges(plan, seed)))
+            ranges = _ranges(plan, fp32, seed)
+            written[precision] = _write(plan, "int8", _quantized(plan, ranges))
         else:
             raise ToolError(f"unknown precision {precision!r}: use fp32 or int8")
     return written
