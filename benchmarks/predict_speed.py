@@ -3,8 +3,10 @@
 Prints predictions per second for
   - the Python runtime (dnncost.export.runtime) on the exported model, which takes layer
     tables and computes its features inside: 10,000 specs end to end (spec -> layer
-    table -> ONNX; cold = specs never seen, warm = seen), batch 1 both ways, and ready
-    layer rows;
+    table -> ONNX), cold (the first specs of a new process: no stage seen before), new
+    (specs never seen, in a process that has predicted 10,000 others: most of their
+    stages seen), warm (the same specs again); batch 1, seen and unseen; ready layer
+    rows. 1 onnxruntime thread unless it says 2 (the batch targets are on 2 cores);
   - beside it, the same trees behind a features input (the export before layer tables):
     10,000 specs (features by dnncost.learn.features) and ready feature rows;
   - the same 10,000 layer tables through Node.js (onnxruntime-node, tests/node/time.js);
@@ -41,6 +43,12 @@ def _best_seconds(func: Callable[[], object], repeat: int = 3) -> float:
         func()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def _seconds(func: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
 
 
 def _specs(count: int, seed: int) -> list[str]:
@@ -99,25 +107,32 @@ def time_python(model: Path, features_model: Path | None, seed: int) -> None:
     from dnncost.gen.fast_layers import encoded_tables
     from dnncost.learn.features import spec_features
 
-    predictor = Predictor.load(model)
-    predictor.predict_specs(_specs(2, seed + 99))  # the sessions made (once per process)
+    predictor, two = Predictor.load(model), Predictor.load(model, threads=2)
+    for each in (predictor, two):
+        each.predict_specs(_specs(2, seed + 99))  # the sessions made (once per process)
     cold = _specs(BATCH, seed + 100)
     start = time.perf_counter()
-    predictor.predict_specs(cold)
+    two.predict_specs(cold)
     cold_s = time.perf_counter() - start
-    warm_s = _best_seconds(lambda: predictor.predict_specs(cold))
-    rows, index = encoded_tables(cold)
-    rows_s = _best_seconds(lambda: predictor.predict_rows(rows, index))
-    one_spec = _best_seconds(lambda: [predictor.predict_spec(s) for s in cold[:200]]) / 200
-    unseen = _specs(200, seed + 300)
+    unseen = _specs(200, seed + 300)  # after the 10,000 cold ones, as in a short search
     start = time.perf_counter()
     for spec in unseen:
         predictor.predict_spec(spec)
     one_unseen = (time.perf_counter() - start) / len(unseen)
-    print("Python runtime (numpy + onnxruntime, 1 thread), the model takes layer tables:")
+    new_s = {}  # new specs in a process that has predicted others: most stages seen
+    for threads, each in ((2, two), (1, predictor)):
+        fresh = [_specs(BATCH, seed + 500 + 50 * threads + k) for k in range(3)]
+        new_s[threads] = min(_seconds(lambda: each.predict_specs(specs)) for specs in fresh)
+    warm_s = _best_seconds(lambda: predictor.predict_specs(cold))
+    rows, index = encoded_tables(cold)
+    rows_s = _best_seconds(lambda: predictor.predict_rows(rows, index))
+    one_spec = _best_seconds(lambda: [predictor.predict_spec(s) for s in cold[:200]]) / 200
+    print("Python runtime (numpy + onnxruntime), the model takes layer tables:")
     _line("batch 1     spec -> ms", 1, one_spec)
     _line("batch 1     unseen spec", 1, one_unseen)
-    _line(f"batch {BATCH:,} specs, cold", BATCH, cold_s)
+    _line(f"batch {BATCH:,} specs, cold, 2 threads", BATCH, cold_s)
+    _line(f"batch {BATCH:,} new specs, 2 threads", BATCH, new_s[2])
+    _line(f"batch {BATCH:,} new specs, 1 thread", BATCH, new_s[1])
     _line(f"batch {BATCH:,} specs, warm", BATCH, warm_s)
     _line(f"batch {BATCH:,} layer tables", BATCH, rows_s)
     if features_model is None:

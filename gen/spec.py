@@ -289,31 +289,42 @@ def validate(spec: NetworkSpec) -> None:
     if spec.resolution < 1 or spec.in_channels < 1 or not spec.stages:
         raise InputError(f"network spec {spec.to_string()!r}: needs a resolution and stages")
     for stage in spec.stages:
-        if type(stage) not in STAGE_TYPES.values():
-            raise InputError(f"network spec stage {stage!r} is not a stage of dnncost.gen.spec")
-        if isinstance(stage, CellSpec):
-            bad = len(stage.ops) != 6 or any(ch not in "01234" for ch in stage.ops)
-        elif isinstance(stage, ResSpec):
-            bad = stage.stride < 1 or stage.cout < 1
-        elif isinstance(stage, ActSpec):
-            bad = stage.act is None
-        elif isinstance(stage, PoolSpec):
-            bad = stage.kernel < 0 or stage.stride < 0 or stage.kind not in POOL_KINDS or (
-                stage.kernel == 0 and (stage.stride or stage.kind != "avg" or stage.same))
-        elif isinstance(stage, FireSpec):
-            bad = stage.squeeze < 1 or stage.cout < 2 or stage.cout % 2
-        else:
-            bad = stage.kernel < 1 or stage.stride < 1 or (
-                not isinstance(stage, DwSpec) and stage.cout < 1)
-            if isinstance(stage, BlockSpec):
-                bad = bad or stage.kind not in BLOCK_KINDS or stage.se < 0 or (
-                    stage.kind != "ds" and stage.hidden < 1) or stage.groups < 1 or (
-                    stage.groups > 1 and (stage.kind != "ir" or stage.cout % stage.groups
-                                          or (stage.hidden or 1) % stage.groups))
-        if bad or (getattr(stage, "act", None) not in (None,) + ACTIVATION_NAMES):
-            raise InputError(f"network spec stage {_stage_token(stage)!r} is not valid: "
-                             f"kernel/stride/channels must be positive (fire: an even "
-                             f"cout), act one of {', '.join(ACTIVATION_NAMES)}")
+        _check_stage(stage)
+
+
+def parse_stage(token: str) -> Stage:
+    """One stage token (``ir_k3_s1_h96_c24``), parsed and checked (InputError if bad)."""
+    stage = _parse_token(token)
+    _check_stage(stage)
+    return stage
+
+
+def _check_stage(stage: Stage) -> None:
+    if type(stage) not in STAGE_TYPES.values():
+        raise InputError(f"network spec stage {stage!r} is not a stage of dnncost.gen.spec")
+    if isinstance(stage, CellSpec):
+        bad = len(stage.ops) != 6 or any(ch not in "01234" for ch in stage.ops)
+    elif isinstance(stage, ResSpec):
+        bad = stage.stride < 1 or stage.cout < 1
+    elif isinstance(stage, ActSpec):
+        bad = stage.act is None
+    elif isinstance(stage, PoolSpec):
+        bad = stage.kernel < 0 or stage.stride < 0 or stage.kind not in POOL_KINDS or (
+            stage.kernel == 0 and (stage.stride or stage.kind != "avg" or stage.same))
+    elif isinstance(stage, FireSpec):
+        bad = stage.squeeze < 1 or stage.cout < 2 or stage.cout % 2
+    else:
+        bad = stage.kernel < 1 or stage.stride < 1 or (
+            not isinstance(stage, DwSpec) and stage.cout < 1)
+        if isinstance(stage, BlockSpec):
+            bad = bad or stage.kind not in BLOCK_KINDS or stage.se < 0 or (
+                stage.kind != "ds" and stage.hidden < 1) or stage.groups < 1 or (
+                stage.groups > 1 and (stage.kind != "ir" or stage.cout % stage.groups
+                                      or (stage.hidden or 1) % stage.groups))
+    if bad or (getattr(stage, "act", None) not in (None,) + ACTIVATION_NAMES):
+        raise InputError(f"network spec stage {_stage_token(stage)!r} is not valid: "
+                         f"kernel/stride/channels must be positive (fire: an even "
+                         f"cout), act one of {', '.join(ACTIVATION_NAMES)}")
 
 
 def spec_id(spec: NetworkSpec) -> str:

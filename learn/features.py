@@ -195,12 +195,15 @@ class _StageAmounts:
         self.pixels = np.zeros(0)
         self.known = np.zeros(0, bool)
 
-    def of(self, entries: np.ndarray) -> None:
-        """Fill the stages ``entries`` (1-d cache entries) not filled yet."""
-        from dnncost.gen.fast_layers import entry_rows
+    def filled(self, entries: np.ndarray) -> bool:
+        """Whether every one of the stages ``entries`` is filled."""
+        return entries.max(initial=-1) + 1 < len(self.known) and bool(self.known[entries].all())
 
-        if len(self.known) <= (entries.max(initial=-1)):
-            size = max(int(entries.max()) + 1, 2 * len(self.known), 1024)
+    def of(self, entries: np.ndarray) -> None:
+        """Fill the stages ``entries`` (1-d cache entries) not filled yet. The arrays
+        keep a last row of zeros, which entry -1 (past a spec's end) reads."""
+        if len(self.known) <= entries.max(initial=-1) + 1:
+            size = max(int(entries.max()) + 2, 2 * len(self.known), 1024)
             for name, width in (("amounts", len(AMOUNT_NAMES)), ("channels", 0),
                                 ("pixels", 0), ("known", -1)):
                 old = getattr(self, name)
@@ -209,19 +212,25 @@ class _StageAmounts:
                 new[:len(old)] = old
                 setattr(self, name, new)
         todo = np.unique(entries[~self.known[entries]])
-        if len(todo):
-            rows, owner = entry_rows(todo)
-            amounts, channels = row_amounts(rows)
-            self.amounts[todo] = _segments(amounts, owner, len(todo))
-            self.channels[todo] = _segments(channels, owner, len(todo), True)
-            self.pixels[todo] = 0.0  # a stage without rows (a skip)
-            if len(owner):
-                first = np.r_[True, owner[1:] != owner[:-1]]
-                self.pixels[todo[owner[first]]] = (rows[first, COL["in_h"]].astype(np.float64)
-                                                   * rows[first, COL["in_w"]])
-            self.known[todo] = True
+        for at in range(0, len(todo), _CHUNK):  # small temporaries
+            self._fill(todo[at:at + _CHUNK])
+
+    def _fill(self, todo: np.ndarray) -> None:
+        from dnncost.gen.fast_layers import entry_rows
+
+        rows, owner = entry_rows(todo)
+        amounts, channels = row_amounts(rows)
+        self.amounts[todo] = _segments(amounts, owner, len(todo))
+        self.channels[todo] = _segments(channels, owner, len(todo), True)
+        self.pixels[todo] = 0.0  # a stage without rows (a skip)
+        if len(owner):
+            first = np.r_[True, owner[1:] != owner[:-1]]
+            self.pixels[todo[owner[first]]] = (rows[first, COL["in_h"]].astype(np.float64)
+                                               * rows[first, COL["in_w"]])
+        self.known[todo] = True
 
 
+_CHUNK = 2048  # stages (or specs) per block of work: temporaries of a few MB
 _STAGES = _StageAmounts()
 
 
@@ -247,18 +256,24 @@ def spec_features(specs: Sequence[str]) -> np.ndarray:
 
 
 def _spec_features(specs: Sequence[str]) -> np.ndarray:
-    from dnncost.gen.fast_layers import reference_tables, stage_entries
+    from dnncost.gen.fast_layers import SMALL_BATCH, entry_rows, reference_tables, stage_entries
 
-    n = len(specs)
     entries, slow = stage_entries(specs)
-    spec_of, position = np.nonzero(entries >= 0)
-    flat = entries[spec_of, position]
-    _STAGES.of(flat)
-    totals = _segments(_STAGES.amounts[flat], spec_of, n)
-    channels = _segments(_STAGES.channels[flat], spec_of, n, True)
-    pixels = np.zeros(n)
-    pixels[spec_of[position == 0]] = _STAGES.pixels[flat[position == 0]]
-    features = features_from_totals(totals, channels, pixels)
+    known = entries >= 0
+    if len(specs) <= SMALL_BATCH and not _STAGES.filled(entries[known]):
+        rows, owner = entry_rows(entries[known])  # a few specs with new stages: their rows
+        features = agg_features(rows, np.nonzero(known)[0][owner], len(specs))
+    else:
+        _STAGES.of(entries[known])
+        totals = np.zeros((len(specs), len(AMOUNT_NAMES)))
+        channels = np.zeros(len(specs))
+        for at in range(0, len(specs), _CHUNK // 8):  # sums of integers: exact in any order
+            block = entries[at:at + _CHUNK // 8]
+            totals[at:at + len(block)] = _STAGES.amounts[block].sum(axis=1)
+            channels[at:at + len(block)] = _STAGES.channels[block].max(axis=1)
+        pixels = _STAGES.pixels[entries]  # of each network's first row: its first stage's
+        features = features_from_totals(totals, channels, pixels[  # that has rows
+            np.arange(len(specs)), np.argmax(pixels > 0, axis=1)])
     if slow.any():
         reference = reference_tables(specs, slow)
         rows = np.concatenate([reference[i] for i in sorted(reference)])

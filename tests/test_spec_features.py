@@ -136,3 +136,40 @@ def test_iiswc_encodings_have_the_reference_features(iiswc_dir):
     lines = (iiswc_dir / "onnxEmbeddings.csv").read_text().splitlines()
     tables = [iiswc_layers(lines[row], f"row {row}") for row in range(118)]
     assert np.array_equal(features_matrix(tables), reference_matrix(tables))
+
+
+def test_a_first_stage_without_rows_takes_the_pixels_of_the_first_row():
+    # edges 1<-0 and 3<-0 skip, the rest none: the cell passes its input through, no rows
+    specs = ["r32_i8 cell_e100100 conv_k3_s1_c8", "r16_i4 cell_e100100 cell_e100100 gap"]
+    assert layer_table(parse_spec("r32_i8 cell_e100100")) == []
+    expected = _reference(specs)
+    assert np.array_equal(spec_features(specs), expected)
+    assert np.array_equal(spec_features(specs * 5), np.vstack([expected] * 5))  # the batch way
+
+
+def test_a_batch_holding_the_token_separator_is_walked_one_by_one():
+    specs = _random_specs(12, seed=14)  # more than a small batch: split as one string
+    bad = "r32 conv_k3_s1_c8 \x00 conv_k3_s1_c8"  # the separator as a token of its own
+    with pytest.raises(InputError) as expected:
+        parse_spec(bad)
+    with pytest.raises(InputError) as raised:
+        spec_features(specs + [bad])
+    assert str(raised.value) == str(expected.value)
+    assert np.array_equal(spec_features(specs), _reference(specs))
+
+
+def test_key_index_agrees_with_a_dict_through_growth_and_collisions():
+    from dnncost.gen.key_index import KeyIndex
+
+    rng = np.random.default_rng(3)
+    index, truth = KeyIndex(bits=2), {}
+    for size in (1, 3, 50, 700, 5000):
+        keys = np.setdiff1d(np.unique(np.r_[rng.integers(0, 1 << 62, size),
+                                            rng.integers(0, 64, size)]),
+                            np.fromiter(truth, np.int64, len(truth)))
+        values = rng.integers(0, 1 << 40, len(keys))
+        index.insert(keys, values)
+        truth.update(zip(keys.tolist(), values.tolist()))
+        asked = np.r_[np.fromiter(truth, np.int64, len(truth)), rng.integers(0, 1 << 62, 100)]
+        assert index.find(asked).tolist() == [truth.get(k, -1) for k in asked.tolist()]
+    assert 2 * index.size <= len(index.keys) and index.size == len(truth)
