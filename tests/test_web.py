@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from dnncost.encoding import encode
+from dnncost.errors import InputError
 from dnncost.gen.layers import layer_table
 from dnncost.gen.spec import parse_spec
 
@@ -60,14 +61,32 @@ def test_the_javascript_layer_rows_equal_pythons(tmp_path: Path, tflite_files) -
     sys.path.insert(0, str(Path(__file__).parent))
     from test_spec_features import _random_specs
 
+    from dnncost.gen.archs import fbnet_arch, nb201_arch, nb201_codes
     from dnncost.gen.spaces import iiswc_networks, sample_specs
     from dnncost.gen.tflite_layers import tflite_layer_table
 
+    rng = np.random.default_rng(21)
     specs = (_random_specs(300, seed=21) + [s.to_string() for _, _, s in iiswc_networks()]
-             + [s.to_string() for space in ("mobileopt", "efficient")
-                for s in sample_specs(space, 20, 2)])
+             + [s.to_string() for space in ("mobileopt", "efficient", "nasbench201", "fbnet",
+                                            "fbnet224") for s in sample_specs(space, 20, 2)]
+             + [nb201_arch(code) for code in rng.choice(nb201_codes(), 40)]  # every edge kind
+             + ["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",  # a cell of zeros
+                "  |skip_connect~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"]
+             + [fbnet_arch(form, tuple(int(i) for i in rng.integers(0, 9, 22)))
+                for form in ("fbnet", "fbnet224") for _ in range(10)]
+             + ["fbnet:" + ",".join(["8"] * 22),
+                "r32_i5 conv_k3_s1_c16 cell_e100100 cell_e432104 res_s2_c32 relu hswish relu6 "
+                "ir_k5_s2_h64_c32_se8_g4_ahswish ir_k3_s1_h32_c32_g2 gap conv_k1_s1_c10"])
     bad = ["", "x224 conv_k3_s1_c8", "r224", "r224 conv_k0_s1_c8", "r224 conv_k3_s1_c8_agelu",
-           "r224 ds_k3_s1_h8_c8", "r224 fire_h4_c9", "r224 maxpool_k3", "r224 gap_pvalid"]
+           "r224 ds_k3_s1_h8_c8", "r224 fire_h4_c9", "r224 maxpool_k3", "r224 gap_pvalid",
+           "r32 cell_e01234", "r32 cell_e012345", "r32 cell_e01234_arelu", "r32 res_s0_c8",
+           "r32 res_s2", "r32 relu_k3", "r32 ir_k3_s1_h9_c8_g2", "r32 ds_k3_s1_c8_g2",
+           "r32 fr_k3_s1_h8_c8_g2", "r32 ir_k3_s1_h8_c8_g0", "|nor_conv_3x3~0|+|bogus~0|",
+           "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|", "fbnet:1,2",
+           "fbnet:" + ",".join(["9"] * 22), "fbnet512:" + ",".join(["0"] * 22)]
+    for text in bad:
+        with pytest.raises(InputError):
+            parse_spec(text)
     (tmp_path / "check.js").write_text(CHECK)
     (tmp_path / "in.json").write_text(json.dumps({"specs": specs + bad,
                                                   "tflite": [str(p) for p in tflite_files]}))

@@ -4,8 +4,10 @@
 //   dnncost.specRows("r224 conv_k3_s2_c32 ir_k3_s1_h32_c16_arelu gap conv_k1_s1_c1000")
 //   dnncost.tfliteRows(arrayBuffer)           // -> {rows: Float32Array(L * 14), layers: L}
 //
-// A port of gen/spec.py's grammar, gen/layers.py's walker (one network, plain numbers)
-// and gen/tflite_layers.py's reader; tests/test_web.py checks every row against Python's.
+// A port of gen/spec.py's grammar (with gen/archs.py's NAS-Bench-201 and FBNet strings),
+// gen/layers.py's walker (one network, plain numbers; gen/nas_blocks.py's cells and
+// reduction blocks) and gen/tflite_layers.py's reader; tests/test_web.py checks every row
+// against Python's.
 (function (root) {
   'use strict';
   const COLUMNS = ['op', 'in_h', 'in_w', 'out_h', 'out_w', 'cin', 'cout', 'kernel', 'stride',
@@ -40,6 +42,9 @@
     const n = (k) => number(f[k], token);
     let stage = null;
     if (kind === 'gap' && keys === '' && pad === undefined) stage = { type: 'pool', kernel: 0, stride: 0, kind: 'avg', same: false };
+    else if (ACT_NAMES.includes(kind) && !parts.length) stage = { type: 'act', act: kind };
+    else if (kind === 'cell' && keys === 'e' && act === null && pad === undefined) stage = { type: 'cell', ops: f.e };
+    else if (kind === 'res' && keys === 'c,s' && act === null && pad === undefined) stage = { type: 'res', stride: n('s'), cout: n('c') };
     else if ((kind === 'avgpool' || kind === 'maxpool') && act === null && (keys === 'k' || keys === 'k,s')
       && (kind === 'avgpool' || 'k,s' === keys)) {
       const kernel = n('k');
@@ -48,11 +53,11 @@
     else if (kind === 'dw' && keys === 'k,s') stage = { type: 'dw', kernel: n('k'), stride: n('s'), act, same: same !== false };
     else if (kind === 'fire' && keys === 'c,h' && pad === undefined) stage = { type: 'fire', squeeze: n('h'), cout: n('c'), act };
     else if (['ir', 'fr', 'ds'].includes(kind) && pad === undefined) {
-      const needed = kind === 'ds' ? 'c,k,s' : 'c,h,k,s';
-      const withSe = kind === 'ds' ? 'c,k,s,se' : 'c,h,k,s,se';
-      if (keys === needed || keys === withSe) {
+      const needed = kind === 'ds' ? ['c', 'k', 's'] : ['c', 'h', 'k', 's'];
+      const given = Object.keys(f);
+      if (needed.every((k) => k in f) && given.every((k) => needed.includes(k) || k === 'se' || k === 'g')) {
         stage = { type: 'block', kind, kernel: n('k'), stride: n('s'), hidden: f.h === undefined ? 0 : n('h'),
-          cout: n('c'), se: f.se === undefined ? 0 : n('se'), act };
+          cout: n('c'), se: f.se === undefined ? 0 : n('se'), act, groups: f.g === undefined ? 1 : n('g') };
       }
     }
     if (stage === null) fail(`network spec token '${token}' is not valid: see dnncost.gen.spec`);
@@ -61,20 +66,96 @@
 
   function validate(stage, token) {
     let bad;
-    if (stage.type === 'pool') {
+    if (stage.type === 'cell') {
+      bad = !/^[0-4]{6}$/.test(stage.ops);
+    } else if (stage.type === 'res') {
+      bad = stage.stride < 1 || stage.cout < 1;
+    } else if (stage.type === 'act') {
+      bad = false;
+    } else if (stage.type === 'pool') {
       bad = stage.kernel < 0 || stage.stride < 0 || (stage.kernel === 0 && (stage.stride || stage.same));
     } else if (stage.type === 'fire') {
       bad = stage.squeeze < 1 || stage.cout < 2 || stage.cout % 2 !== 0;
     } else {
       bad = stage.kernel < 1 || stage.stride < 1 || (stage.type !== 'dw' && stage.cout < 1);
-      if (stage.type === 'block') bad = bad || stage.se < 0 || (stage.kind !== 'ds' && stage.hidden < 1);
+      if (stage.type === 'block') {
+        bad = bad || stage.se < 0 || (stage.kind !== 'ds' && stage.hidden < 1) || stage.groups < 1
+          || (stage.groups > 1 && (stage.kind !== 'ir' || stage.cout % stage.groups !== 0
+            || (stage.hidden || 1) % stage.groups !== 0));
+      }
     }
     if (bad || (stage.act !== undefined && stage.act !== null && !ACT_NAMES.includes(stage.act))) {
       fail(`network spec stage '${token}' is not valid: kernel/stride/channels must be positive`);
     }
   }
 
+  // ---- NAS benchmark architectures (gen/archs.py) --------------------------------------
+  const CELL_EDGES = [[1, 0], [2, 0], [2, 1], [3, 0], [3, 1], [3, 2]];
+  const CELL_OPS = ['none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3', 'avg_pool_3x3'];
+  const FBNET_BLOCKS = [[3, 1, 1], [3, 1, 2], [3, 3, 1], [3, 6, 1], [5, 1, 1], [5, 1, 2], [5, 3, 1],
+    [5, 6, 1], null];
+  const FBNET_LAYERS = [1, 4, 4, 4, 4, 4, 1];
+  const FBNET_CHANNELS = [16, 24, 32, 64, 112, 184, 352];
+  const FBNET_FORMS = {
+    fbnet: { resolution: 32, stem: 1, strides: [1, 1, 2, 2, 1, 2, 1], header: 1504, classes: 100 },
+    fbnet224: { resolution: 224, stem: 2, strides: [1, 2, 2, 2, 1, 2, 1], header: 1984, classes: 1000 },
+  };
+  const conv = (kernel, stride, cout, act) => ({ type: 'conv', kernel, stride, cout, act, same: true });
+  const gap = { type: 'pool', kernel: 0, stride: 0, kind: 'avg', same: false };
+
+  function nb201Spec(arch) {
+    const found = {};
+    const nodes = arch.trim().split('+');
+    nodes.forEach((node, i) => node.replace(/^\|+|\|+$/g, '').split('|').forEach((edge) => {
+      const m = /^([a-z_0-9]+)~(\d)$/.exec(edge);
+      found[m ? `${i + 1},${m[2]}` : 'bad'] = m ? m[1] : null;
+    }));
+    const keys = Object.keys(found).sort().join(' ');
+    if (nodes.length !== 3 || keys !== CELL_EDGES.map((e) => e.join(',')).sort().join(' ')
+      || !Object.values(found).every((op) => CELL_OPS.includes(op))) {
+      fail(`'${arch.slice(0, 100)}' is not a NAS-Bench-201 architecture string`);
+    }
+    const cell = { type: 'cell', ops: CELL_EDGES.map((e) => CELL_OPS.indexOf(found[e.join(',')])).join('') };
+    const stages = [conv(3, 1, 16, null)];
+    [16, 32, 64].forEach((channels, number) => {
+      if (number) stages.push({ type: 'res', stride: 2, cout: channels });
+      for (let i = 0; i < 5; i++) stages.push(cell);
+    });
+    stages.push({ type: 'act', act: 'relu' }, gap, conv(1, 1, 10, null));
+    return { resolution: 32, inChannels: 3, stages };
+  }
+
+  function fbnetSpec(text) {
+    const [name, rest = ''] = text.trim().split(/:(.*)/s);
+    const indices = rest.replace(/ /g, '').split(',').map((t) => (/^[+-]?\d+$/.test(t) ? Number(t) : -1));
+    const form = FBNET_FORMS[name];
+    if (!form || indices.length !== 22 || !indices.every((i) => i >= 0 && i < FBNET_BLOCKS.length)) {
+      fail(`'${text.slice(0, 100)}' is not an FBNet architecture: fbnet: (or fbnet224:) and 22 block indices 0-8`);
+    }
+    const stages = [conv(3, form.stem, 16, 'relu')];
+    let cin = 16, layer = 0;
+    FBNET_LAYERS.forEach((count, stage) => {
+      const cout = FBNET_CHANNELS[stage];
+      for (let number = 0; number < count; number++) {
+        const stride = number === 0 ? form.strides[stage] : 1;
+        const block = FBNET_BLOCKS[indices[layer++]];
+        if (block === null) {
+          if (stride !== 1 || cin !== cout) stages.push(conv(1, stride, cout, 'relu'));
+        } else {
+          const [kernel, expansion, groups] = block;
+          stages.push({ type: 'block', kind: 'ir', kernel, stride, hidden: cin * expansion, cout, se: 0, act: 'relu', groups });
+        }
+        cin = cout;
+      }
+    });
+    stages.push(conv(1, 1, form.header, 'relu'), gap, conv(1, 1, form.classes, null));
+    return { resolution: form.resolution, inChannels: 3, stages };
+  }
+
   function parseSpec(text) {
+    const start = text.trimStart();
+    if (start.startsWith('|')) return nb201Spec(start);
+    if (start.startsWith('fbnet')) return fbnetSpec(start);
     const tokens = text.replace(/;/g, ' ').split(/\s+/).filter((t) => t);
     if (!tokens.length) fail("network spec is empty: give e.g. 'r224 conv_k3_s2_c32 ...'");
     const head = /^r(\d+)(?:_i(\d+))?$/.exec(tokens[0]);
@@ -94,20 +175,58 @@
       fields.act || 0, fields.macs, fields.params || 0]);
     const actCode = (name) => (name ? ACT[name] : 0);
     const ceil = (a, b) => Math.ceil(a / b);
-    function conv(kernel, stride, cout, act, same, depthwise) {
+    function conv(kernel, stride, cout, act, same, depthwise, groups = 1) {
       const oh = same ? ceil(h, stride) : Math.floor((h - kernel) / stride) + 1;
       const ow = same ? ceil(w, stride) : Math.floor((w - kernel) / stride) + 1;
-      const perGroup = depthwise ? 1 : c;
+      const perGroup = depthwise ? 1 : Math.floor(c / groups);
       const out = depthwise ? c : cout;
       const code = actCode(act);
       emit(depthwise ? OP.dwconv : OP.conv, { oh, ow, cout: out, kernel, stride,
-        padding: same ? Math.floor((kernel - 1) / 2) : 0, groups: depthwise ? c : 1,
+        padding: same ? Math.floor((kernel - 1) / 2) : 0, groups: depthwise ? c : groups,
         act: code <= 2 ? code : 0, macs: oh * ow * out * kernel * kernel * perGroup,
         params: kernel * kernel * perGroup * out + out });
       h = oh; w = ow; c = out;
       if (code > 2) elementwise(code === 3 ? OP.hswish : OP.sigmoid);
     }
-    function elementwise(op) { emit(op, { oh: h, ow: w, cout: c, macs: h * w * c }); }
+    function elementwise(op, groups = 0) { emit(op, { oh: h, ow: w, cout: c, macs: h * w * c, groups }); }
+    const RELU = 'relu';
+    function cell(ops) { // gen/nas_blocks.py walk_cell: the rows of each live edge, then the adds
+      const [h0, w0, c0] = [h, w, c];
+      const op = {};
+      CELL_EDGES.forEach((e, k) => { op[e.join(',')] = Number(ops[k]); });
+      const live = [true];
+      for (let i = 1; i <= 3; i++) {
+        let any = false;
+        for (let j = 0; j < i; j++) {
+          const e = op[`${i},${j}`];
+          const edgeLive = e !== 0 && live[j];
+          [h, w, c] = [h0, w0, c0];
+          if (edgeLive && (e === 2 || e === 3)) {
+            elementwise(OP.relu);
+            conv(e === 3 ? 3 : 1, 1, c0, null, true, false);
+          }
+          if (edgeLive && e === 4) pool(3, 1, true);
+          [h, w, c] = [h0, w0, c0];
+          if (any && edgeLive) elementwise(OP.add);
+          any = any || edgeLive;
+        }
+        live.push(any);
+      }
+      if (!live[3]) elementwise(OP.mul); // zeros: the input times zero
+    }
+    function res(stride, cout) { // walk_res: ReLU, 3x3 (stride), ReLU, 3x3; pooled 1x1 shortcut
+      const [h0, w0, c0] = [h, w, c];
+      elementwise(OP.relu);
+      conv(3, stride, cout, null, true, false);
+      elementwise(OP.relu);
+      conv(3, 1, cout, null, true, false);
+      const out = [h, w, c];
+      [h, w, c] = [h0, w0, c0];
+      pool(2, 2, false);
+      conv(1, 1, cout, null, true, false);
+      elementwise(OP.add);
+      [h, w, c] = out;
+    }
     function pool(kernel, stride, same) {
       if (kernel === 0) {
         emit(OP.pool, { oh: 1, ow: 1, cout: c, kernel: h, stride: 1, macs: c });
@@ -124,6 +243,9 @@
       if (s.type === 'conv') conv(s.kernel, s.stride, s.cout, s.act, s.same, false);
       else if (s.type === 'dw') conv(s.kernel, s.stride, 0, s.act, s.same, true);
       else if (s.type === 'pool') pool(s.kernel, s.stride, s.same);
+      else if (s.type === 'act') elementwise(OP[s.act]);
+      else if (s.type === 'cell') cell(s.ops);
+      else if (s.type === 'res') res(s.stride, s.cout);
       else if (s.type === 'fire') {
         conv(1, 1, s.squeeze, s.act, true, false);
         const squeezed = [h, w, c];
@@ -134,7 +256,10 @@
         emit(OP.concat, { oh: h, ow: w, cout: c, macs: h * w * c });
       } else {
         const [h0, w0, c0] = [h, w, c];
-        if (s.kind === 'ir') conv(1, 1, s.hidden, s.act, true, false);
+        if (s.kind === 'ir') {
+          conv(1, 1, s.hidden, s.act, true, false, s.groups);
+          if (s.groups > 1) elementwise(OP.other, s.groups); // the channel shuffle
+        }
         if (s.kind === 'fr') conv(s.kernel, s.stride, s.hidden, s.act, true, false);
         else conv(s.kernel, s.stride, 0, s.act, true, true);
         if (s.se > 0) {
@@ -146,7 +271,7 @@
           [h, w, c] = [hs, ws, cs];
           elementwise(OP.mul);
         }
-        conv(1, 1, s.cout, null, true, false);
+        conv(1, 1, s.cout, null, true, false, s.groups || 1);
         if (s.stride === 1 && c0 === c && h0 === h && w0 === w) elementwise(OP.add);
       }
     }
