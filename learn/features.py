@@ -93,34 +93,37 @@ AMOUNT_NAMES: tuple[str, ...] = tuple(f"{c}_{p}" for c in CLASSES
                                       for p in ("layers", "macs", "moved")) + (
     "params", "stride2_macs", "dw_k3_macs", "dw_k5plus_macs", "lowres_macs")
 _K = len(CLASSES)
+_KXK, _ACT = CLASSES.index("convkxk"), CLASSES.index("act")
+_CLASS_OF_OP = np.asarray(CLASS_OF_OP)
+_IS_ACTIVATION = np.isin(np.arange(len(CLASS_OF_OP)), ACTIVATION_OPS)
+_ROW_FIELDS = ("op", "in_h", "in_w", "out_h", "out_w", "cin", "cout", "kernel", "stride",
+               "activation", "macs", "params")
 
 
 def row_amounts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per encoded row: its amounts ``[L, len(AMOUNT_NAMES)]`` and its channels (for the
     network's largest), float64; a row with op 0 counts for nothing."""
     r = np.asarray(rows, np.float64)
-    op = r[:, COL["op"]].astype(np.int64)
-    real = (op > 0) * 1.0
-    cls = np.asarray(CLASS_OF_OP)[op]
-    cls[(op == OP_CODES["conv"]) & (r[:, COL["kernel"]] > 1)] = CLASSES.index("convkxk")
-    out_elements = r[:, COL["out_h"]] * r[:, COL["out_w"]] * r[:, COL["cout"]]
-    moved = r[:, COL["in_h"]] * r[:, COL["in_w"]] * r[:, COL["cin"]] + out_elements
-    macs, kernel, out_h = r[:, COL["macs"]], r[:, COL["kernel"]], r[:, COL["out_h"]]
-    # A fused activation is one more activation row over the op's output.
-    fused = real * ((r[:, COL["activation"]] > 0) & ~np.isin(op, ACTIVATION_OPS))
+    (op_code, in_h, in_w, out_h, out_w, cin, cout, kernel, stride, activation, macs,
+     params) = (r.T[COL[name]] for name in _ROW_FIELDS)
+    op = op_code.astype(np.int64)
+    real = op > 0
     conv, dwconv = op == OP_CODES["conv"], op == OP_CODES["dwconv"]
+    cls = np.where(conv & (kernel > 1), _KXK, _CLASS_OF_OP[op])
+    out_elements = out_h * out_w * cout
+    moved = in_h * in_w * cin + out_elements
     amounts = np.zeros((len(r), len(AMOUNT_NAMES)))
-    at = np.arange(len(r))
-    for stat, values in enumerate((real, macs * real, moved * real)):
-        amounts[at, 3 * cls + stat] = values
-    act = 3 * CLASSES.index("act")
-    amounts[:, act:act + 3] += np.column_stack([fused, out_elements * fused,
-                                                2.0 * out_elements * fused])
-    amounts[:, 3 * _K:] = np.column_stack([
-        r[:, COL["params"]] * real, macs * ((conv | dwconv) & (r[:, COL["stride"]] >= 2)),
-        macs * (dwconv & (kernel <= 3)), macs * (dwconv & (kernel > 3)),
-        macs * (conv & (out_h != 0) & (out_h <= LOWRES_PIXELS))])
-    return amounts, r[:, COL["cout"]] * real
+    per_class = amounts[:, :3 * _K].reshape(len(r), _K, 3)  # a view: layers, MACs, moved
+    per_class[np.arange(len(r)), cls] = np.stack([real, macs, moved], axis=1) * real[:, None]
+    # A fused activation is one more activation row over the op's output.
+    fused = real & (activation > 0) & ~_IS_ACTIVATION[op]
+    per_class[:, _ACT] += np.stack([fused, out_elements, 2.0 * out_elements], axis=1) \
+        * fused[:, None]
+    amounts[:, 3 * _K:] = np.stack([
+        params, macs * ((conv | dwconv) & (stride >= 2)), macs * (dwconv & (kernel <= 3)),
+        macs * (dwconv & (kernel > 3)), macs * (conv & (out_h != 0) & (out_h <= LOWRES_PIXELS))
+    ], axis=1) * real[:, None]
+    return amounts, cout * real
 
 
 def features_from_totals(totals: np.ndarray, max_channels: np.ndarray,
