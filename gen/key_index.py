@@ -12,9 +12,19 @@ class KeyIndex:
     probing) that arrays of keys are looked up in at once."""
 
     def __init__(self, bits: int = 10) -> None:
+        if not 1 <= bits <= 62:
+            raise ValueError(f"bits must be 1..62, not {bits}")
         self.bits, self.size = bits, 0
         self.keys = np.full(1 << bits, -1, np.int64)
         self.values = np.zeros(1 << bits, np.int64)
+
+    def _resize(self, bits: int) -> None:
+        held = self.keys >= 0
+        keys, values = self.keys[held], self.values[held]
+        self.bits, self.size = max(self.bits, bits), 0
+        self.keys = np.full(1 << self.bits, -1, np.int64)
+        self.values = np.zeros(1 << self.bits, np.int64)
+        self.insert(keys, values)
 
     def _slots(self, keys: np.ndarray) -> np.ndarray:
         return ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - self.bits)).astype(np.int64)
@@ -34,11 +44,7 @@ class KeyIndex:
     def insert(self, keys: np.ndarray, values: np.ndarray) -> None:
         """Add ``keys`` (distinct, none in the table yet) with their ``values``."""
         if 2 * (self.size + len(keys)) > len(self.keys):  # at most half full: short probes
-            held = self.keys >= 0
-            old_keys, old_values = self.keys[held], self.values[held]
-            bits = max(self.bits, int(2 * (self.size + len(keys))).bit_length())
-            self.__init__(bits)  # type: ignore[misc]
-            self.insert(old_keys, old_values)
+            self._resize(int(2 * (self.size + len(keys))).bit_length())
         todo, slot, mask = np.arange(len(keys)), self._slots(keys), (1 << self.bits) - 1
         while len(todo):
             free = np.flatnonzero(self.keys[slot] < 0)

@@ -1,95 +1,34 @@
 """The stage cache of gen's vectorised walker (:mod:`dnncost.gen.fast_layers`): each
 (stage token, input h, w, c) seen is expanded once into its encoded rows
-(dnncost.encoding ``lt-v1``) and its output shape, by gen/layers.py's :class:`Walker`
+(dnncost.encoding ``lt-v1``) and its output shape by gen/walker.py's :class:`Walker`
 (over numpy arrays, many stages of one type at once, or over plain ints for one).
+A stage the cache cannot reproduce exactly (numbers that float32 rounds or int64 could
+overflow, a grouped conv gen refuses) is marked for the reference way (gen/layers.py).
 """
 
 from __future__ import annotations
 
 import re
-from operator import attrgetter
-from types import SimpleNamespace
 from typing import Any, Sequence
 
 import numpy as np
 
-from dnncost.encoding import ACT_CODES, COL, COLUMNS, OP_CODES
+from dnncost.encoding import COL, COLUMNS, OP_CODES
+from dnncost.errors import InputError
 from dnncost.gen.key_index import KeyIndex
 from dnncost.gen.layers import STAGE_WALKERS
-from dnncost.errors import InputError
 from dnncost.gen.spec import parse_stage
-from dnncost.gen.walker import ACT_OPS, Walker
+from dnncost.gen.stage_rows import FIELDS, ArrayRows, PlainRows, stage_fields
+from dnncost.gen.walker import Walker
 
 _HEAD = re.compile(r"r(\d+)(?:_i(\d+))?")
-_KINDS = {"conv": "conv", "dwconv": "dwconv", "add": "add", "mul": "mul", "concat": "concat",
-          "avgpool": "pool", "maxpool": "pool", "shuffle": "other", "zeros": "mul"}
-_ACT_OPS = np.asarray(ACT_OPS, np.float32)
-_FIELDS = ("kernel", "stride", "cout", "hidden", "se", "squeeze", "same", "groups")
-
-
-class _Rows:
-    """The emitter over ``n`` stages: one encoded row block and mask per emitted op."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self.rows, self.masks = n, [], []
-
-    def emit(self, kind: str, inputs: tuple[Any, ...], on: Any, fields: dict[str, Any]) -> int:
-        row = np.zeros((self.n, len(COLUMNS)), np.float64)
-        act = fields.pop("act", None)
-        row[:, COL["op"]] = _ACT_OPS[act] if kind == "act" else OP_CODES[_KINDS[kind]]
-        for name, value in fields.items():
-            if name in COL:
-                row[:, COL[name]] = value
-        self.rows.append(row)
-        self.masks.append(np.broadcast_to(np.asarray(on, bool), (self.n,)))
-        return len(self.rows) - 1
-
-    def block(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each stage's rows one stage after another, and each stage's row count."""
-        rows, masks = np.stack(self.rows, 1), np.stack(self.masks, 1)
-        return rows[masks], masks.sum(1)
-
-
-class _OneStage:
-    """The emitter over one stage, in plain Python (a stage record, not arrays): for a
-    few new stages, quicker than arrays of one."""
-
-    def __init__(self) -> None:
-        self.rows: list[list[float]] = []
-
-    def emit(self, kind: str, inputs: tuple[Any, ...], on: Any, fields: dict[str, Any]) -> Any:
-        if not on:
-            return inputs[0]
-        row = [0.0] * len(COLUMNS)
-        act = fields.pop("act", None)
-        row[COL["op"]] = _ACT_OPS[act] if kind == "act" else OP_CODES[_KINDS[kind]]
-        for name, value in fields.items():
-            if name in COL:
-                row[COL[name]] = float(value)
-        self.rows.append(row)
-        return len(self.rows) - 1
-
-
-def _stage_fields(stages: list[Any]) -> SimpleNamespace:
-    """Stages of one type as arrays of their fields (activation names as codes)."""
-    names = [name for name in _FIELDS if hasattr(stages[0], name)]
-    values: dict[str, Any] = {}
-    if names:
-        table = np.asarray(list(map(attrgetter(*names), stages)), np.int64)
-        values.update(zip(names, table.reshape(len(stages), -1).T))
-    acts = map(attrgetter("act"), stages) if hasattr(stages[0], "act") else [None] * len(stages)
-    values["act"] = np.fromiter(map(ACT_CODES.__getitem__, acts), np.int64, len(stages))
-    if hasattr(stages[0], "ops"):  # cells: one column per edge
-        values["ops"] = np.asarray([[int(d) for d in s.ops] for s in stages], np.int64)
-    values["kind"] = getattr(stages[0], "kind", "avg")  # block kind: one per group
-    return SimpleNamespace(**values)
-
-
 _SEPARATOR = "\x00"  # between specs in the one string the batch is split from
 
 
 class StageCache:
     """(token, h, w, c) -> an entry: its rows in :attr:`table` and the output h, w, c."""
+
+    generation = 0
 
     def __init__(self) -> None:
         self.entries: dict[int, int] = {}  # packed key -> entry number
@@ -100,7 +39,9 @@ class StageCache:
         self.table = np.zeros((0, len(COLUMNS)), np.float32)
         self.used = self.count = 0
         self.parsed: list[Any] = []  # token id -> stage (None: not a valid stage)
-        self.invalid = np.zeros(0, bool)  # token id -> not a valid stage
+        self.invalid = np.zeros(0, bool)  # token id -> not a stage the cache takes
+        self.largest = np.zeros(0)  # token id -> its largest field (3 at least)
+        StageCache.generation += 1  # entry numbers of an earlier cache mean nothing now
         self.token_ids: dict[str, int] = {_SEPARATOR: -1}
         self.head_shapes: dict[str, tuple[int, int, int]] = {}
         self.blocks: list[tuple[int, int, int, int, int]] = []  # entry -> start, length, out
@@ -112,14 +53,25 @@ class StageCache:
             return np.fromiter(map(self.token_ids.__getitem__, tokens), np.int64, len(tokens))
         except KeyError:
             pass
-        for token in set(tokens) - self.token_ids.keys():
+        new = set(tokens) - self.token_ids.keys()
+        if len(self.parsed) + len(new) >= _TOKENS:  # ids would not pack: start afresh
+            self.__init__()  # type: ignore[misc]
+            new = set(tokens) - self.token_ids.keys()
+        largest = []
+        for token in new:
             try:
                 stage = parse_stage(token)
+                largest.append(max([int(getattr(stage, name)) for name in FIELDS
+                                    if hasattr(stage, name)] + [3]))
             except InputError:  # the reference way names the problem
                 stage = None
+                largest.append(0)
             self.token_ids[token] = len(self.parsed)
             self.parsed.append(stage)
-        self.invalid = np.asarray([stage is None for stage in self.parsed], bool)
+        self.largest = np.append(self.largest, np.asarray(largest, np.float64))
+        # numbers this large take the reference way (Python ints do not overflow)
+        self.invalid = np.append(self.invalid, [stage is None or top >= _LARGEST for stage, top
+                                                in zip(self.parsed[len(self.parsed) - len(new):], largest)])
         return np.fromiter(map(self.token_ids.__getitem__, tokens), np.int64, len(tokens))
 
     def _grow(self, entries: int, rows: int) -> None:
@@ -147,14 +99,14 @@ class StageCache:
         outputs = np.zeros((len(keys), 3), np.int64)
         for (stage_type, _), members in groups.items():
             at = np.asarray(members)
-            emitter = _Rows(len(at))
+            emitter = ArrayRows(len(at))
             walker = Walker(emitter, h[at], w[at], c[at])
-            STAGE_WALKERS[stage_type](walker, _stage_fields([self.parsed[t] for t in token[at]]))
+            STAGE_WALKERS[stage_type](walker, stage_fields([self.parsed[t] for t in token[at]]))
             block, lengths = emitter.block()
             out = np.column_stack(np.broadcast_arrays(walker.h, walker.w, walker.c, h[at])[:3])
             owner = np.repeat(np.arange(len(at)), lengths)
-            inexact = np.bincount(owner, (block.astype(np.float32) != block).any(1),
-                                  len(at)) > 0  # encode() rounds those: the reference way
+            inexact = (np.bincount(owner, _reference_rows(block), len(at)) > 0) | _too_large(
+                h[at], w[at], c[at], self.largest[token[at]])
             kept = ~inexact[owner]
             self._grow(len(keys), int(kept.sum()))
             first = self.used + np.cumsum(lengths * ~inexact) - lengths * ~inexact
@@ -173,11 +125,12 @@ class StageCache:
     def add_one(self, key: int, h: int, w: int, c: int) -> int:
         """Expand one new stage (packed ``key``, input ``h, w, c``) in plain Python:
         for a few specs, quicker than arrays of one. Its entry number."""
-        emitter, stage = _OneStage(), self.parsed[key >> 43]
+        emitter, stage = PlainRows(), self.parsed[key >> 43]
         walker = Walker(emitter, h, w, c)
         STAGE_WALKERS[type(stage)](walker, stage)
         block = np.asarray(emitter.rows, np.float64).reshape(-1, len(COLUMNS))
-        exact = bool((block.astype(np.float32) == block).all())  # else the reference way
+        exact = not _reference_rows(block).any() and not _too_large(
+            h, w, c, self.largest[key >> 43])
         number, out = self.count, (int(walker.h), int(walker.w), int(walker.c))
         self._grow(1, len(block))
         self.starts[number], self.lengths[number] = self.used if exact else -1, len(block)
@@ -197,7 +150,7 @@ class StageCache:
         for head in set(heads) - set(shapes):
             match = _HEAD.fullmatch(head)
             h, c = (int(match.group(1)), int(match.group(2) or 3)) if match else (0, 0)
-            shapes[head] = (h, h, c) if c >= 1 else (0, 0, 0)
+            shapes[head] = (h, h, c) if 0 < h < _H and 0 < c < _C else (0, 0, 0)
         return [shapes[head] for head in heads]
 
     def walk_few(self, text: str) -> list[int] | None:
@@ -222,10 +175,11 @@ class StageCache:
             h, w, c = self.blocks[entry][2:]
         return blocks
 
-    def _tokens(self, specs: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _tokens(self, specs: Sequence[str]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """All token ids in one array (split from one joined string; -1 between specs),
-        and each spec's first stage token and stage count; None if a spec holds the
-        separator. Heads are walked here: each spec's packed input shape, or -1."""
+        each spec's first stage token, its stage count and its packed input shape (-1:
+        the reference way); None if a spec holds the separator."""
         text = f" {_SEPARATOR} ".join(specs)
         words = (text.replace(";", " ") if ";" in text else text).split()
         ids = self._token_ids(words)
@@ -283,6 +237,23 @@ def entry_table(entries: list[list[int] | None]) -> np.ndarray:
 
 
 _H, _W, _C = 1 << 13, 1 << 13, 1 << 17  # h, w, c below these pack into one int64 key
+_TOKENS = 1 << 20  # token ids below this pack above them
+_LARGEST = 1 << 31  # a token with a larger number takes the reference way
+_EXACT = float(1 << 53)  # int64 products below this neither wrap nor round in float64
+
+
+def _reference_rows(block: np.ndarray) -> np.ndarray:
+    """Rows the cache does not hold: a number encode() rounds to float32, or a grouped
+    convolution whose input channels do not divide into its groups (gen raises)."""
+    groups, cin = block[:, COL["groups"]], block[:, COL["cin"]]
+    grouped = (block[:, COL["op"]] == OP_CODES["conv"]) & (groups > 1)
+    return (block.astype(np.float32) != block).any(1) | (grouped & (cin % np.maximum(groups, 1) > 0))
+
+
+def _too_large(h: Any, w: Any, c: Any, largest: Any) -> Any:
+    """Whether a stage's numbers may reach 2**53 (an upper bound of every product the
+    walker forms: h * w * max(c, largest field)**4, times 4)."""
+    return h * w * np.maximum(np.asarray(c, np.float64), largest) ** 4 * 4.0 >= _EXACT
 _SIZES = np.asarray([_H, _W, _C])
 
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from dnncost.encoding import ACT_CODES, ACT_NAMES, OP_CODES
+from dnncost.errors import InputError
 from dnncost.records import Layer
 
 FUSED_ACTIVATIONS: tuple[str, ...] = ("relu", "relu6")
@@ -79,6 +80,9 @@ class Walker:
         """A convolution with bias (dense, grouped or depthwise); ReLU/ReLU6 fused, any
         other activation a row after."""
         h, w, c = self.h, self.w, self.c
+        if np.ndim(c) == 0 and on and not depthwise and groups > 1 and c % groups:
+            raise InputError(f"a convolution in {groups} groups takes {c} input channels: "
+                             "the channels before a grouped block must divide into its groups")
         valid_h, valid_w = (h - kernel) // stride + 1, (w - kernel) // stride + 1
         out_h = same * _ceil_div(h, stride) + (1 - same) * valid_h
         out_w = same * _ceil_div(w, stride) + (1 - same) * valid_w

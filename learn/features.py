@@ -197,16 +197,26 @@ class _StageAmounts:
         self.channels = np.zeros(0)
         self.pixels = np.zeros(0)
         self.known = np.zeros(0, bool)
+        self.generation = -1  # of the stage cache whose entries these are
+
+    def _same_cache(self) -> None:
+        from dnncost.gen.stage_cache import StageCache
+
+        if self.generation != StageCache.generation:  # the cache started afresh
+            self.__init__()  # type: ignore[misc]
+            self.generation = StageCache.generation
 
     def filled(self, entries: np.ndarray) -> bool:
         """Whether every one of the stages ``entries`` is filled."""
+        self._same_cache()
         return entries.max(initial=-1) + 1 < len(self.known) and bool(self.known[entries].all())
 
     def of(self, entries: np.ndarray) -> None:
         """Fill the stages ``entries`` (1-d cache entries) not filled yet. The arrays
         keep a last row of zeros, which entry -1 (past a spec's end) reads."""
+        self._same_cache()
         if len(self.known) <= entries.max(initial=-1) + 1:
-            size = max(int(entries.max()) + 2, 2 * len(self.known), 1024)
+            size = max(int(entries.max(initial=-1)) + 2, 2 * len(self.known), 1024)
             for name, width in (("amounts", len(AMOUNT_NAMES)), ("channels", 0),
                                 ("pixels", 0), ("known", -1)):
                 old = getattr(self, name)

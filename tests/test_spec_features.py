@@ -1,6 +1,7 @@
 """The vectorised walker and featurizer: encoded rows of spec strings equal gen's layer
 tables, and their agg-v1 features equal the plain reference loop (tests/
-reference_features.py) bit for bit; bad specs raise gen's error."""
+reference_features.py, over the layers as encoded) bit for bit; bad specs raise gen's
+error."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import random
 import numpy as np
 import pytest
 
-from dnncost.encoding import encode_many
+from dnncost.encoding import decode, encode, encode_many
 from dnncost.errors import InputError
 from dnncost.gen.fast_layers import encoded_tables
 from dnncost.gen.layers import layer_table
@@ -24,18 +25,29 @@ def _reference(specs: list[str]) -> np.ndarray:
     rows, index = encoded_tables(specs)
     assert [np.array_equal(a, b) for a, b in zip((rows, index), encode_many(tables))] == [
         True, True]  # the vectorised walker emits gen's layer tables
-    expected = reference_matrix(tables)
+    # the reference loop over the numbers as encoded (float32 rounds MACs above 2**24)
+    expected = reference_matrix([decode(encode(table)) for table in tables])
     assert np.array_equal(features_matrix(tables), expected)
     return expected
 
 
 def _random_token(rng: random.Random) -> str:
     """Any stage the grammar allows, small enough to leave odd sizes and 0 pixels."""
-    kind = rng.choice(("conv", "dw", "fire", "gap", "avgpool", "maxpool") + BLOCK_KINDS
-                      + BLOCK_KINDS)
+    kind = rng.choice(("conv", "dw", "fire", "gap", "avgpool", "maxpool", "cell", "res", "act",
+                       "grouped") + BLOCK_KINDS + BLOCK_KINDS)
     padding = [f"p{rng.choice(('same', 'valid'))}"] if rng.random() < 0.3 else []
     if kind == "gap":
         return "gap"
+    if kind == "cell":
+        return "cell_e" + "".join(rng.choice("01234") for _ in range(6))
+    if kind == "res":
+        return f"res_s{rng.randint(1, 2)}_c{rng.randint(1, 24)}"
+    if kind == "act":
+        return rng.choice(ACTIVATION_NAMES)
+    if kind == "grouped":  # an ir block in 2 or 4 groups, then a channel shuffle
+        groups = rng.choice((2, 4))
+        return (f"ir_k{rng.randint(1, 5)}_s{rng.randint(1, 2)}_h{groups * rng.randint(1, 8)}"
+                f"_c{groups * rng.randint(1, 8)}_g{groups}")
     if kind in ("avgpool", "maxpool"):
         stride = [f"s{rng.randint(1, 3)}"] if kind == "maxpool" or rng.random() < 0.3 else []
         return "_".join([kind, f"k{rng.randint(1, 4)}"] + stride + padding)
@@ -54,12 +66,19 @@ def _random_token(rng: random.Random) -> str:
 
 
 def _random_specs(count: int, seed: int) -> list[str]:
+    """Specs of any stages the grammar allows that gen can walk (a grouped block needs
+    input channels that divide into its groups)."""
     rng = random.Random(seed)
-    specs = []
-    for _ in range(count):
+    specs: list[str] = []
+    while len(specs) < count:
         channels = f"_i{rng.randint(1, 9)}" if rng.random() < 0.4 else ""
         stages = [_random_token(rng) for _ in range(rng.randint(1, 12))]
-        specs.append(" ".join([f"r{rng.randint(1, 97)}{channels}"] + stages))
+        spec = " ".join([f"r{rng.randint(1, 97)}{channels}"] + stages)
+        try:
+            layer_table(parse_spec(spec))
+        except InputError:
+            continue
+        specs.append(spec)
     return specs
 
 
@@ -120,7 +139,8 @@ def test_the_fast_path_takes_every_spec_that_keeps_its_pixels(monkeypatch):
 
     specs = [s.to_string() for space in space_names() for s in sample_specs(space, 30, 6)]
     specs += [s for s in _random_specs(200, seed=13)
-              if all(layer.out_h > 0 for layer in layer_table(parse_spec(s)))]
+              if all(layer.out_h > 0 and max(layer.macs, layer.params) <= 1 << 24
+                     for layer in layer_table(parse_spec(s)))]  # float32 holds them
     expected = _reference(specs)
 
     def no_reference(spec: object) -> list:
@@ -173,3 +193,43 @@ def test_key_index_agrees_with_a_dict_through_growth_and_collisions():
         asked = np.r_[np.fromiter(truth, np.int64, len(truth)), rng.integers(0, 1 << 62, 100)]
         assert index.find(asked).tolist() == [truth.get(k, -1) for k in asked.tolist()]
     assert 2 * index.size <= len(index.keys) and index.size == len(truth)
+
+
+@pytest.mark.parametrize("spec", [
+    "r8 conv_k3_s1_c4611686018427387904",  # int64 products would wrap to 0
+    "r8 conv_k3_s1_c9223372036854775808", "r99999999999999999999 gap",
+    "r8_i99999999999999999999 gap", "r8192 gap", "r4096_i131071 conv_k1_s1_c4096",
+])
+def test_numbers_too_large_for_the_cache_take_the_reference_way(spec):
+    expected = features_matrix([layer_table(parse_spec(spec))])
+    assert np.array_equal(spec_features([spec] * 9), np.vstack([expected] * 9))  # big first
+    assert np.array_equal(spec_features([spec]), expected)  # then alone: nothing cached wrong
+    rows, _ = encoded_tables([spec])
+    assert np.array_equal(rows, encode_many([layer_table(parse_spec(spec))])[0])
+
+
+def test_a_batch_all_of_the_reference_way_raises_gen_s_error():
+    with pytest.raises(InputError, match="empty"):
+        spec_features([""] * 9)
+
+
+def test_a_grouped_block_over_channels_that_do_not_divide_is_refused_everywhere():
+    spec = "r8 ir_k3_s1_h8_c8_g4"  # 3 input channels into 4 groups
+    with pytest.raises(InputError) as expected:
+        layer_table(parse_spec(spec))
+    for batch in ([spec], [spec] * 9, ["r8 conv_k3_s1_c4 gap"] * 9 + [spec]):
+        with pytest.raises(InputError) as raised:
+            spec_features(batch)
+        assert str(raised.value) == str(expected.value)
+
+
+def test_the_cache_starts_afresh_when_token_ids_run_out(monkeypatch):
+    from dnncost.gen import stage_cache
+
+    monkeypatch.setattr(stage_cache, "_TOKENS", 64)
+    specs = [f"r16 conv_k3_s2_c{i + 1} gap conv_k1_s1_c{i % 7 + 1}" for i in range(150)]
+    before = stage_cache.StageCache.generation
+    for at in range(0, 150, 30):
+        assert np.array_equal(spec_features(specs[at:at + 30]), _reference(specs[at:at + 30]))
+    assert np.array_equal(spec_features(specs[:3]), _reference(specs[:3]))
+    assert stage_cache.StageCache.generation > before

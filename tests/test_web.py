@@ -83,10 +83,11 @@ def test_the_javascript_layer_rows_equal_pythons(tmp_path: Path, tflite_files) -
            "r32 res_s2", "r32 relu_k3", "r32 ir_k3_s1_h9_c8_g2", "r32 ds_k3_s1_c8_g2",
            "r32 fr_k3_s1_h8_c8_g2", "r32 ir_k3_s1_h8_c8_g0", "|nor_conv_3x3~0|+|bogus~0|",
            "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|", "fbnet:1,2",
-           "fbnet:" + ",".join(["9"] * 22), "fbnet512:" + ",".join(["0"] * 22)]
+           "fbnet:" + ",".join(["9"] * 22), "fbnet512:" + ",".join(["0"] * 22),
+           "r8 ir_k3_s1_h8_c8_g4"]  # 3 input channels in 4 groups
     for text in bad:
         with pytest.raises(InputError):
-            parse_spec(text)
+            layer_table(parse_spec(text))
     (tmp_path / "check.js").write_text(CHECK)
     (tmp_path / "in.json").write_text(json.dumps({"specs": specs + bad,
                                                   "tflite": [str(p) for p in tflite_files]}))

@@ -176,6 +176,9 @@
     const actCode = (name) => (name ? ACT[name] : 0);
     const ceil = (a, b) => Math.ceil(a / b);
     function conv(kernel, stride, cout, act, same, depthwise, groups = 1) {
+      if (!depthwise && groups > 1 && c % groups !== 0) {
+        fail(`a convolution in ${groups} groups takes ${c} input channels: the channels before a grouped block must divide into its groups`);
+      }
       const oh = same ? ceil(h, stride) : Math.floor((h - kernel) / stride) + 1;
       const ow = same ? ceil(w, stride) : Math.floor((w - kernel) / stride) + 1;
       const perGroup = depthwise ? 1 : Math.floor(c / groups);
