@@ -38,9 +38,12 @@ class StageCache:
         self.out_keys = np.zeros(0, np.int64)  # per entry: packed output shape (-1: too big)
         self.table = np.zeros((0, len(COLUMNS)), np.float32)
         self.used = self.count = 0
-        self.parsed: list[Any] = []  # token id -> stage (None: not a valid stage)
-        self.invalid = np.zeros(0, bool)  # token id -> not a stage the cache takes
-        self.largest = np.zeros(0)  # token id -> its largest field (3 at least)
+        # per token id (id 0: any token beyond the ids that pack): its stage (None: not
+        # a valid one), whether the cache leaves it to the reference way, its numbers
+        self.parsed: list[Any] = [None]
+        self.invalid = np.ones(1, bool)
+        self.kernels = np.zeros(1)  # token id -> its kernel (3 at least)
+        self.channels = np.zeros(1)  # token id -> its largest other field (3 at least)
         StageCache.generation += 1  # entry numbers of an earlier cache mean nothing now
         self.token_ids: dict[str, int] = {_SEPARATOR: -1}
         self.head_shapes: dict[str, tuple[int, int, int]] = {}
@@ -48,7 +51,8 @@ class StageCache:
         self.unindexed: list[int] = []  # keys added since ``index`` was last brought up
 
     def _token_ids(self, tokens: list[str]) -> np.ndarray:
-        """The ids of ``tokens`` (-1 for the separator), new ones parsed and numbered."""
+        """The ids of ``tokens`` (-1 for the separator), new ones parsed and numbered (0,
+        a token the cache does not take, for those beyond the ids that pack)."""
         try:
             return np.fromiter(map(self.token_ids.__getitem__, tokens), np.int64, len(tokens))
         except KeyError:
@@ -57,22 +61,27 @@ class StageCache:
         if len(self.parsed) + len(new) >= _TOKENS:  # ids would not pack: start afresh
             self.__init__()  # type: ignore[misc]
             new = set(tokens) - self.token_ids.keys()
-        largest = []
+        new = list(new)[:_TOKENS - 1 - len(self.parsed)]
+        flags, kernels, channel_maxima = [], [], []
         for token in new:
             try:
                 stage = parse_stage(token)
-                largest.append(max([int(getattr(stage, name)) for name in FIELDS
-                                    if hasattr(stage, name)] + [3]))
+                kernel = max(int(getattr(stage, "kernel", 0)), 3)  # cells, fire: 3x3
+                channels = max([int(getattr(stage, name)) for name in FIELDS
+                                if hasattr(stage, name)] + [3])
             except InputError:  # the reference way names the problem
-                stage = None
-                largest.append(0)
+                stage, kernel, channels = None, 0, 0
             self.token_ids[token] = len(self.parsed)
             self.parsed.append(stage)
-        self.largest = np.append(self.largest, np.asarray(largest, np.float64))
-        # numbers this large take the reference way (Python ints do not overflow)
-        self.invalid = np.append(self.invalid, [stage is None or top >= _LARGEST for stage, top
-                                                in zip(self.parsed[len(self.parsed) - len(new):], largest)])
-        return np.fromiter(map(self.token_ids.__getitem__, tokens), np.int64, len(tokens))
+            kernels.append(kernel)
+            channel_maxima.append(channels)
+            # numbers this large take the reference way (Python ints do not overflow)
+            flags.append(stage is None or max(kernel, channels) >= _LARGEST)
+        self.invalid = np.append(self.invalid, np.asarray(flags, bool))
+        self.kernels = np.append(self.kernels, np.asarray(kernels, np.float64))
+        self.channels = np.append(self.channels, np.asarray(channel_maxima, np.float64))
+        get = self.token_ids.get
+        return np.fromiter((get(t, 0) for t in tokens), np.int64, len(tokens))
 
     def _grow(self, entries: int, rows: int) -> None:
         if self.count + entries > len(self.starts):
@@ -106,7 +115,7 @@ class StageCache:
             out = np.column_stack(np.broadcast_arrays(walker.h, walker.w, walker.c, h[at])[:3])
             owner = np.repeat(np.arange(len(at)), lengths)
             inexact = (np.bincount(owner, _reference_rows(block), len(at)) > 0) | _too_large(
-                h[at], w[at], c[at], self.largest[token[at]])
+                h[at], w[at], c[at], self.kernels[token[at]], self.channels[token[at]])
             kept = ~inexact[owner]
             self._grow(len(keys), int(kept.sum()))
             first = self.used + np.cumsum(lengths * ~inexact) - lengths * ~inexact
@@ -125,12 +134,18 @@ class StageCache:
     def add_one(self, key: int, h: int, w: int, c: int) -> int:
         """Expand one new stage (packed ``key``, input ``h, w, c``) in plain Python:
         for a few specs, quicker than arrays of one. Its entry number."""
-        emitter, stage = PlainRows(), self.parsed[key >> 43]
+        emitter, token = PlainRows(), key >> 43
         walker = Walker(emitter, h, w, c)
-        STAGE_WALKERS[type(stage)](walker, stage)
+        exact = not _too_large(h, w, c, self.kernels[token], self.channels[token])
+        try:
+            if exact:
+                STAGE_WALKERS[type(self.parsed[token])](walker, self.parsed[token])
+        except InputError:  # gen refuses it: the reference way raises in spec order
+            exact = False
         block = np.asarray(emitter.rows, np.float64).reshape(-1, len(COLUMNS))
-        exact = not _reference_rows(block).any() and not _too_large(
-            h, w, c, self.largest[key >> 43])
+        exact = exact and not _reference_rows(block).any()
+        if not exact:
+            block, walker.h = block[:0], 0  # no rows, no shape: the reference way
         number, out = self.count, (int(walker.h), int(walker.w), int(walker.c))
         self._grow(1, len(block))
         self.starts[number], self.lengths[number] = self.used if exact else -1, len(block)
@@ -173,7 +188,7 @@ class StageCache:
                 return None
             blocks.append(entry)
             h, w, c = self.blocks[entry][2:]
-        return blocks
+        return blocks if _pack_one(h, w, c) >= 0 else None  # as walk does
 
     def _tokens(self, specs: Sequence[str]
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
@@ -250,10 +265,13 @@ def _reference_rows(block: np.ndarray) -> np.ndarray:
     return (block.astype(np.float32) != block).any(1) | (grouped & (cin % np.maximum(groups, 1) > 0))
 
 
-def _too_large(h: Any, w: Any, c: Any, largest: Any) -> Any:
-    """Whether a stage's numbers may reach 2**53 (an upper bound of every product the
-    walker forms: h * w * max(c, largest field)**4, times 4)."""
-    return h * w * np.maximum(np.asarray(c, np.float64), largest) ** 4 * 4.0 >= _EXACT
+def _too_large(h: Any, w: Any, c: Any, kernel: Any, channels: Any) -> Any:
+    """Whether a stage's numbers may reach 2**53: an upper bound of every product the
+    walker forms (a conv's MACs: out_h * out_w * cout * k * k * cin / groups, with
+    |out_h| <= max(h, k), cout and cin <= max(c, its largest field)), times 4."""
+    h, w, c = (np.asarray(v, np.float64) for v in (h, w, c))
+    return (np.maximum(h, kernel) * np.maximum(w, kernel) * np.maximum(c, channels) ** 2
+            * np.asarray(kernel) ** 2 * 4.0 >= _EXACT)
 _SIZES = np.asarray([_H, _W, _C])
 
 

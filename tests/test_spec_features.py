@@ -233,3 +233,38 @@ def test_the_cache_starts_afresh_when_token_ids_run_out(monkeypatch):
         assert np.array_equal(spec_features(specs[at:at + 30]), _reference(specs[at:at + 30]))
     assert np.array_equal(spec_features(specs[:3]), _reference(specs[:3]))
     assert stage_cache.StageCache.generation > before
+
+
+def test_a_fresh_cache_between_two_specs_of_a_small_batch_walks_them_again(monkeypatch):
+    from dnncost.gen import stage_cache
+
+    monkeypatch.setattr(stage_cache, "_TOKENS", 16)
+    small = "r32 conv_k3_s2_c8 gap"
+    wide = "r32 " + " ".join(f"conv_k1_s1_c{i}" for i in range(1, 15))  # 14 new tokens
+    for batch in ([small, wide], [wide, small], [small] * 3 + [wide] * 3):
+        assert np.array_equal(spec_features(batch), _reference(batch))
+    tokens = " ".join(f"conv_k1_s1_c{i}" for i in range(20, 60))  # more than fit at all
+    batch = [f"r16 {tokens}"] + [small] * 9
+    assert np.array_equal(spec_features(batch), _reference(batch))
+    assert np.array_equal(spec_features(batch[:2]), _reference(batch[:2]))
+
+
+@pytest.mark.parametrize("spec", ["r1_i455 conv_k3075_s3_c4096_pvalid",  # VALID, k >> h
+                                  "r2_i9 conv_k9000_s1_c8000_pvalid conv_k1_s1_c5"])
+def test_a_kernel_larger_than_its_input_is_bounded_too(spec):
+    expected = features_matrix([layer_table(parse_spec(spec))])
+    assert np.array_equal(spec_features([spec] * 9), np.vstack([expected] * 9))
+    assert np.array_equal(spec_features([spec + ";"]), expected)
+
+
+@pytest.mark.parametrize("batch", [["r8 ir_k3_s1_h8_c8_g4 bogus"],
+                                   ["r8 bogus", "r8 ir_k3_s1_h8_c8_g4"],
+                                   ["r8 ir_k3_s1_h8_c8_g4 conv_k0_s1_c4"]])
+def test_errors_come_in_the_order_the_reference_finds_them(batch):
+    with pytest.raises(InputError) as expected:
+        for spec in batch:
+            layer_table(parse_spec(spec))
+    for copies in (batch, batch * 9):
+        with pytest.raises(InputError) as raised:
+            spec_features(copies)
+        assert str(raised.value) == str(expected.value)
