@@ -21,7 +21,7 @@ import numpy as np
 from dnncost.encoding import COLUMNS
 from dnncost.errors import InputError
 from dnncost.gen.spec import parse_spec
-from dnncost.gen.stage_cache import StageCache, entry_table
+from dnncost.gen.stage_cache import StageCache
 
 SMALL_BATCH = 8
 _CACHE = StageCache()
@@ -45,12 +45,7 @@ def stage_entries(specs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     if any(text.lstrip().startswith(("|", "fbnet")) for text in specs):
         specs = [_expanded(t) if t.lstrip().startswith(("|", "fbnet")) else t for t in specs]
     if 0 < len(specs) <= SMALL_BATCH:  # no arrays over the batch needed
-        for _ in range(2):  # again if the cache started afresh between two specs
-            generation = StageCache.generation
-            few = [_CACHE.walk_few(text) for text in specs]
-            if StageCache.generation == generation:
-                return entry_table(few), np.asarray([e is None for e in few], bool)
-        return np.full((len(specs), 1), -1, np.int64), np.ones(len(specs), bool)
+        return _CACHE.walk_each(specs)
     entries, slow = _CACHE.walk(specs)
     entries[slow] = -1
     return entries, slow

@@ -219,6 +219,7 @@ def _stage_token(stage: Stage) -> str:
             f"{act}")
 
 
+HEAD = re.compile(r"r(\d+)(?:_i(\d+))?")  # a spec's first token: resolution, channels
 _FIELD = re.compile(r"^(se|[a-z])(.+)$")
 _PADDINGS = {"same": True, "valid": False}
 
@@ -275,7 +276,7 @@ def parse_spec(text: str) -> NetworkSpec:
     tokens = text.replace(";", " ").split()
     if not tokens:
         raise InputError("network spec is empty: give e.g. 'r224 conv_k3_s2_c32 ...'")
-    match = re.fullmatch(r"r(\d+)(?:_i(\d+))?", tokens[0])
+    match = HEAD.fullmatch(tokens[0])
     if not match:
         raise InputError(f"network spec must start with r<resolution>, not {tokens[0]!r}")
     spec = NetworkSpec(int(match.group(1)), tuple(_parse_token(t) for t in tokens[1:]),

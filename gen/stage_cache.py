@@ -8,7 +8,6 @@ overflow, a grouped conv gen refuses) is marked for the reference way (gen/layer
 
 from __future__ import annotations
 
-import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -17,11 +16,10 @@ from dnncost.encoding import COL, COLUMNS, OP_CODES
 from dnncost.errors import InputError
 from dnncost.gen.key_index import KeyIndex
 from dnncost.gen.layers import STAGE_WALKERS
-from dnncost.gen.spec import parse_stage
+from dnncost.gen.spec import HEAD, parse_stage
 from dnncost.gen.stage_rows import FIELDS, ArrayRows, PlainRows, stage_fields
 from dnncost.gen.walker import Walker
 
-_HEAD = re.compile(r"r(\d+)(?:_i(\d+))?")
 _SEPARATOR = "\x00"  # between specs in the one string the batch is split from
 
 
@@ -163,7 +161,7 @@ class StageCache:
         """(h, w, c) of each head token ``r224[_i3]``; (0, 0, 0) when it is not one."""
         shapes = self.head_shapes
         for head in set(heads) - set(shapes):
-            match = _HEAD.fullmatch(head)
+            match = HEAD.fullmatch(head)
             h, c = (int(match.group(1)), int(match.group(2) or 3)) if match else (0, 0)
             shapes[head] = (h, h, c) if 0 < h < _H and 0 < c < _C else (0, 0, 0)
         return [shapes[head] for head in heads]
@@ -189,6 +187,17 @@ class StageCache:
             blocks.append(entry)
             h, w, c = self.blocks[entry][2:]
         return blocks if _pack_one(h, w, c) >= 0 else None  # as walk does
+
+    def walk_each(self, specs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`walk` one spec at a time in plain Python (quicker for a few specs),
+        again if the cache started afresh between two of them (their entries would
+        point into the new one), and the reference way if that happens twice."""
+        for _ in range(2):
+            generation = StageCache.generation
+            few = [self.walk_few(text) for text in specs]
+            if StageCache.generation == generation:
+                return _entry_table(few), np.asarray([e is None for e in few], bool)
+        return np.full((len(specs), 1), -1, np.int64), np.ones(len(specs), bool)
 
     def _tokens(self, specs: Sequence[str]
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
@@ -216,8 +225,7 @@ class StageCache:
         the reference way."""
         split = self._tokens(specs)
         if split is None:  # a spec holds the separator: walk it (and all) one at a time
-            few = [self.walk_few(text) for text in specs]
-            return entry_table(few), np.asarray([e is None for e in few], bool)
+            return self.walk_each(specs)
         ids, first, counts, shape = split
         entries = np.full((len(specs), max(int(counts.max(initial=0)), 1)), -1, np.int64)
         for position in range(entries.shape[1]):
@@ -243,7 +251,7 @@ class StageCache:
         return self.index.find(keys)
 
 
-def entry_table(entries: list[list[int] | None]) -> np.ndarray:
+def _entry_table(entries: list[list[int] | None]) -> np.ndarray:
     """Entry lists as a table ``[N, stages]``, -1 past each one's end (and for None)."""
     table = np.full((len(entries), max([len(e or ()) for e in entries] + [1])), -1, np.int64)
     for i, row in enumerate(entries):
