@@ -26,11 +26,12 @@ from functools import lru_cache
 from dnncost.errors import InputError
 from dnncost.gen.nas_blocks import CELL_EDGES, CELL_OP_NAMES
 from dnncost.gen.spec import (ActSpec, BlockSpec, CellSpec, ConvSpec, NetworkSpec, PoolSpec,
-                              ResSpec, Stage, validate)
+                              ResSpec, Stage, check_plain, validate)
 
 NB201_CHANNELS = (16, 32, 64)
 NB201_CELLS = 5
-_NB201_EDGE = re.compile(r"([a-z_0-9]+)~(\d)")
+_NB201_EDGE = re.compile(r"([a-z_0-9]+)~([0-9])")
+_INDEX = re.compile(r"[+-]?[0-9]+")  # as dnncost.js reads a number (int() takes "1_0")
 
 
 def nb201_code(arch: str) -> str:
@@ -115,10 +116,8 @@ FBNET_LENGTH = sum(FBNET_LAYERS_PER_STAGE)
 def fbnet_indices(text: str) -> tuple[str, tuple[int, ...]]:
     """(form, the 22 block indices) of ``fbnet:0,3,...`` / ``fbnet224:...``."""
     form, _, rest = text.partition(":")
-    try:
-        indices = tuple(int(v) for v in rest.replace(" ", "").split(","))
-    except ValueError:
-        indices = ()
+    values = "".join(rest.split()).split(",")  # whitespace anywhere between indices
+    indices = tuple(int(v) for v in values) if all(_INDEX.fullmatch(v) for v in values) else ()
     if form not in FBNET_FORMS or len(indices) != FBNET_LENGTH or \
             not all(0 <= i < len(FBNET_BLOCKS) for i in indices):
         raise InputError(f"{text[:100]!r} is not an FBNet architecture: write fbnet: (or "
@@ -155,6 +154,7 @@ def fbnet_spec(form_name: str, indices: tuple[int, ...]) -> NetworkSpec:
 
 def arch_spec(text: str) -> NetworkSpec:
     """The spec of a NAS-Bench-201 or FBNet architecture string."""
+    check_plain(text)
     if text.startswith("fbnet"):
         spec = fbnet_spec(*fbnet_indices(text))
     else:
@@ -166,6 +166,7 @@ def arch_spec(text: str) -> NetworkSpec:
 def arch_network_name(text: str) -> str:
     """The network name of an architecture string: ``nb201-<6 digits>``,
     ``fbnet-<22 digits>`` or ``fbnet224-<22 digits>``."""
+    check_plain(text)
     if text.startswith("fbnet"):
         form, indices = fbnet_indices(text)
         return f"{form}-" + "".join(map(str, indices))

@@ -30,6 +30,9 @@ after the expansion (FBNet's ``_g2`` blocks). Whole-network architecture strings
 too: NAS-Bench-201's ``|nor_conv_3x3~0|+|...|`` and ``fbnet:`` / ``fbnet224:`` with 22
 block indices (gen/archs.py expands them into these tokens).
 
+Specs are ASCII; tokens are separated by spaces, tabs, newlines or ``;`` (the
+separators Python and JavaScript, export/web/dnncost.js, both split at).
+
 Convolutions pad SAME, pools VALID; ``_psame`` / ``_pvalid`` at the end of a conv, dw or
 pool token says otherwise. Blocks add a residual when stride is 1 and input channels
 equal output channels.
@@ -219,7 +222,8 @@ def _stage_token(stage: Stage) -> str:
             f"{act}")
 
 
-HEAD = re.compile(r"r(\d+)(?:_i(\d+))?")  # a spec's first token: resolution, channels
+HEAD = re.compile(r"r([0-9]+)(?:_i([0-9]+))?")  # a spec's first token: resolution, channels
+_PYTHON_ONLY_SPACES = "\x1c\x1d\x1e\x1f"  # str.split() splits at these; JavaScript does not
 _FIELD = re.compile(r"^(se|[a-z])(.+)$")
 _PADDINGS = {"same": True, "valid": False}
 
@@ -266,9 +270,24 @@ def _parse_token(token: str) -> Stage:
     raise InputError(f"network spec token {token!r} is not valid: see dnncost.gen.spec")
 
 
+def plain_text(text: str) -> bool:
+    """Whether ``text`` is ASCII without the separators only Python splits at, so that
+    every reader of specs (gen, dnncost.js) splits and reads it alike."""
+    return text.isascii() and not any(space in text for space in _PYTHON_ONLY_SPACES)
+
+
+def check_plain(text: str) -> None:
+    """InputError unless :func:`plain_text` holds for ``text``."""
+    if not plain_text(text):
+        where = next(i for i, ch in enumerate(text) if not ch.isascii() or ch in _PYTHON_ONLY_SPACES)
+        raise InputError(f"network spec {text[:60]!r} holds {text[where]!r} at position {where}: "
+                         "write specs in ASCII, tokens separated by spaces")
+
+
 def parse_spec(text: str) -> NetworkSpec:
     """Parse the string form (tokens separated by spaces, newlines or ``;``), or a
     NAS-Bench-201 / FBNet architecture string."""
+    check_plain(text)
     if text.lstrip().startswith(("|", "fbnet")):
         from dnncost.gen.archs import arch_spec
 

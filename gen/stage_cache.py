@@ -16,7 +16,7 @@ from dnncost.encoding import COL, COLUMNS, OP_CODES
 from dnncost.errors import InputError
 from dnncost.gen.key_index import KeyIndex
 from dnncost.gen.layers import STAGE_WALKERS
-from dnncost.gen.spec import HEAD, parse_stage
+from dnncost.gen.spec import HEAD, parse_stage, plain_text
 from dnncost.gen.stage_rows import FIELDS, ArrayRows, PlainRows, stage_fields
 from dnncost.gen.walker import Walker
 
@@ -170,7 +170,7 @@ class StageCache:
         """The cache entries of one spec, walked in plain Python (for a few specs, quicker
         than arrays over the batch); None for a spec to take the reference way."""
         words = text.replace(";", " ").split()
-        if len(words) < 2:
+        if len(words) < 2 or not plain_text(text):
             return None
         h, w, c = self._heads(words[:1])[0]
         blocks = []
@@ -203,8 +203,10 @@ class StageCache:
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """All token ids in one array (split from one joined string; -1 between specs),
         each spec's first stage token, its stage count and its packed input shape (-1:
-        the reference way); None if a spec holds the separator."""
+        the reference way); None if a spec holds the separator or is not plain text."""
         text = f" {_SEPARATOR} ".join(specs)
+        if not plain_text(text):
+            return None
         words = (text.replace(";", " ") if ";" in text else text).split()
         ids = self._token_ids(words)
         ends = np.flatnonzero(ids == -1)

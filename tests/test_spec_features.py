@@ -124,6 +124,10 @@ def test_one_spec_at_a_time_equals_the_batch():
     "", "x224 conv_k3_s1_c8", "r224", "r0 conv_k3_s1_c8", "r224_i0 gap",
     "r224 conv_k0_s1_c8", "r224 conv_k3_s1_c8_agelu", "r224 conv_k3_s1_c8 r112",
     "r224 ds_k3_s1_h8_c8", "r224 ir_k3_s1_c8", "r224 conv_k3_s1_c8_se2 gap",
+    # not ASCII, or split only by Python: dnncost.js refuses these too (tests/test_web.py)
+    "r224 conv_k3_s1_c\u0663\u0662", "r\u0662\u0662\u0664 gap", "r32\x1cconv_k3_s1_c8",
+    "r32\u00a0conv_k3_s1_c8", "fbnet:" + ",".join(["\uff10"] * 22),
+    "fbnet:" + ",".join(["1_0"] + ["0"] * 21),
 ])
 def test_a_bad_spec_raises_gen_s_error(bad):
     with pytest.raises(InputError) as expected:

@@ -74,7 +74,7 @@ def test_the_javascript_layer_rows_equal_pythons(tmp_path: Path, tflite_files) -
                 "  |skip_connect~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"]
              + [fbnet_arch(form, tuple(int(i) for i in rng.integers(0, 9, 22)))
                 for form in ("fbnet", "fbnet224") for _ in range(10)]
-             + ["fbnet:" + ",".join(["8"] * 22),
+             + ["fbnet:" + ",".join(["8"] * 22), "fbnet: 1,\t2,\n" + ",".join(["3"] * 20),
                 "r32_i5 conv_k3_s1_c16 cell_e100100 cell_e432104 res_s2_c32 relu hswish relu6 "
                 "ir_k5_s2_h64_c32_se8_g4_ahswish ir_k3_s1_h32_c32_g2 gap conv_k1_s1_c10"])
     bad = ["", "x224 conv_k3_s1_c8", "r224", "r224 conv_k0_s1_c8", "r224 conv_k3_s1_c8_agelu",
@@ -84,7 +84,10 @@ def test_the_javascript_layer_rows_equal_pythons(tmp_path: Path, tflite_files) -
            "r32 fr_k3_s1_h8_c8_g2", "r32 ir_k3_s1_h8_c8_g0", "|nor_conv_3x3~0|+|bogus~0|",
            "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|", "fbnet:1,2",
            "fbnet:" + ",".join(["9"] * 22), "fbnet512:" + ",".join(["0"] * 22),
-           "r8 ir_k3_s1_h8_c8_g4"]  # 3 input channels in 4 groups
+           "r8 ir_k3_s1_h8_c8_g4",  # 3 input channels in 4 groups
+           "r32 conv_k3_s1_c\u0663\u0662", "r\u0662\u0662\u0664 gap", "r32\x1cconv_k3_s1_c8",
+           "r32\u00a0conv_k3_s1_c8", "fbnet:" + ",".join(["\uff10"] * 22),
+           "fbnet:" + ",".join(["1_0"] + ["0"] * 21)]  # read alike by Python and JavaScript
     for text in bad:
         with pytest.raises(InputError):
             layer_table(parse_spec(text))

@@ -127,7 +127,7 @@
 
   function fbnetSpec(text) {
     const [name, rest = ''] = text.trim().split(/:(.*)/s);
-    const indices = rest.replace(/ /g, '').split(',').map((t) => (/^[+-]?\d+$/.test(t) ? Number(t) : -1));
+    const indices = rest.replace(/\s/g, '').split(',').map((t) => (/^[+-]?\d+$/.test(t) ? Number(t) : -1));
     const form = FBNET_FORMS[name];
     if (!form || indices.length !== 22 || !indices.every((i) => i >= 0 && i < FBNET_BLOCKS.length)) {
       fail(`'${text.slice(0, 100)}' is not an FBNet architecture: fbnet: (or fbnet224:) and 22 block indices 0-8`);
@@ -153,6 +153,8 @@
   }
 
   function parseSpec(text) {
+    const odd = /[^\x00-\x7f]|[\x1c-\x1f]/.exec(text); // as gen/spec.py's plain_text
+    if (odd) fail(`network spec holds '${odd[0]}' at position ${odd.index}: write specs in ASCII, tokens separated by spaces`);
     const start = text.trimStart();
     if (start.startsWith('|')) return nb201Spec(start);
     if (start.startsWith('fbnet')) return fbnetSpec(start);
