@@ -9,6 +9,9 @@ named after a command sets that command's options::
     [bench]
     adb = ["10.0.0.5:5037"]
     runs = 50
+
+Keys are the options' long names (``adb``, ``local-profile`` or ``local_profile``); each
+value is checked as the option checks its command-line value.
 """
 
 from __future__ import annotations
@@ -53,8 +56,46 @@ def default_map(group: click.Group, config: dict[str, Any]) -> dict[str, Any]:
     """Click's ``default_map`` for ``group`` built from a parsed config."""
     if not config:  # no file: nothing to load (and no command module imported)
         return {}
+    unknown = sorted(set(config) - set(_GLOBAL_KEYS) - set(group.list_commands(None)))  # type: ignore[arg-type]
+    if unknown:
+        raise InputError(f"config has unknown top-level key(s) {', '.join(unknown)}: use "
+                         f"{', '.join(_GLOBAL_KEYS)} or a [command] table")
     shared = {param: config[key] for key, param in _GLOBAL_KEYS.items() if key in config}
     return _walk(group, config, shared)
+
+
+def _spellings(command: click.Command) -> dict[str, click.Parameter]:
+    """Each way a config key may name an option of ``command``: its parameter name and
+    its long flags without dashes (``-`` or ``_`` between words)."""
+    names: dict[str, click.Parameter] = {}
+    for param in command.params:
+        if not isinstance(param, click.Option):
+            continue
+        names[str(param.name)] = param
+        for flag in param.opts + param.secondary_opts:
+            if flag.startswith("--"):
+                names[flag[2:]] = names[flag[2:].replace("-", "_")] = param
+    return names
+
+
+def _checked(where: str, param: click.Parameter, value: Any) -> Any:
+    """``value`` as the option would take it from the command line, else InputError."""
+    many = param.multiple or (param.nargs != 1)
+    if many != isinstance(value, list) or isinstance(value, dict):
+        raise InputError(f"config {where}: {value!r} must be "
+                         f"{'a list' if many else 'one value'}: see its --help")
+    try:
+        for item in value if many else [value]:
+            if isinstance(item, (list, dict)) or isinstance(param.type, (click.File, click.Path)) \
+                    and not isinstance(item, str):  # click.Path takes an int as a descriptor
+                raise TypeError
+            if not isinstance(param.type, click.File):  # that would open it
+                param.type.convert(item, param, None)
+    except (click.BadParameter, TypeError, ValueError) as exc:
+        detail = exc.format_message().rstrip(".") if isinstance(exc, click.BadParameter) else \
+            f"{value!r} is not a {param.type.name}"
+        raise InputError(f"config {where}: {detail}: fix the value") from None
+    return value
 
 
 def _walk(group: click.Group, sections: dict[str, Any], shared: dict[str, Any]) -> dict:
@@ -62,17 +103,23 @@ def _walk(group: click.Group, sections: dict[str, Any], shared: dict[str, Any]) 
     for name in group.list_commands(None):  # type: ignore[arg-type]
         command = group.get_command(None, name)  # type: ignore[arg-type]
         section = sections.get(name)
-        section = {_GLOBAL_KEYS.get(k, k): v for k, v in section.items()} \
-            if isinstance(section, dict) else {}
+        section = section if isinstance(section, dict) else {}
         if isinstance(command, click.Group):
-            entry = _walk(command, section, shared)
+            entry = _walk(command, {_GLOBAL_KEYS.get(k, k): v for k, v in section.items()},
+                          shared)
         else:
-            params = {p.name for p in command.params}
-            unknown = sorted(set(section) - params)
+            spellings = _spellings(command)
+            spellings.update({key: spellings[param] for key, param in _GLOBAL_KEYS.items()
+                              if param in spellings})
+            unknown = sorted(set(section) - set(spellings))
             if unknown:
                 raise InputError(f"config [{name}] has unknown option(s) "
                                  f"{', '.join(unknown)}: see `dnncost {name} --help`")
-            entry = {k: v for k, v in shared.items() if k in params} | section
+            given = {str(spellings[k].name): _checked(f"[{name}] {k}", spellings[k], v)
+                     for k, v in section.items()}
+            top = {param: key for key, param in _GLOBAL_KEYS.items()}
+            entry = {k: _checked(top[k], next(p for p in command.params if p.name == k), v)
+                     for k, v in shared.items() if k in {p.name for p in command.params}} | given
         if entry:
             mapping[name] = entry
     return mapping

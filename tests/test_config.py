@@ -31,3 +31,23 @@ def test_bad_config_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("DNNCOST_CONFIG", str(tmp_path / "missing.toml"))
     result = CliRunner().invoke(cli, ["data", "info"])
     assert result.exit_code == 2 and "missing.toml does not exist" in result.output
+
+
+def test_config_keys_are_the_options_long_names_and_values_are_checked(tmp_path, monkeypatch):
+    from dnncost.config import default_map
+
+    monkeypatch.chdir(tmp_path)
+    mapping = default_map(cli, {"store": "a.sqlite", "bench": {
+        "adb": ["10.0.0.5:5037"], "local-profile": "t1", "runs": 7}})
+    assert mapping["bench"]["adb_servers"] == ["10.0.0.5:5037"]
+    assert mapping["bench"]["local_profiles"] == "t1" and mapping["bench"]["runs"] == 7
+    assert mapping["bench"]["store_path"] == "a.sqlite"
+    for text, message in [("store = 5\n", "config store: 5 is not a path"),
+                          ("[predict]\nstore = 5\n", "config [predict] store: 5 is not a path"),
+                          ("[bench]\nruns = [5]\n", "runs: [5] must be one value"),
+                          ("[bench]\nruns = 'many'\n", "'many' is not a valid integer"),
+                          ("stroe = 'x.sqlite'\n", "unknown top-level key(s) stroe")]:
+        (tmp_path / "dnncost.toml").write_text(text)
+        result = CliRunner().invoke(cli, ["data", "info"])
+        assert result.exit_code == 2 and message in result.output, (text, result.output)
+        assert len(result.output.strip().splitlines()) == 1
