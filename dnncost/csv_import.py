@@ -127,6 +127,7 @@ def import_csv(store: Store, measurements: str | Path, layers: str | Path | None
     device_records = {d.id: d for d in (_parse_devices(devices) if devices else [])}
 
     known = {n.name: n for n in store.networks()}
+    stored_names = set(known)
     known_devices = {d.id for d in store.devices()}
     names = sorted({name for _, name, _, _ in parsed} | set(layer_tables))
     before = store.changes()
@@ -151,5 +152,6 @@ def import_csv(store: Store, measurements: str | Path, layers: str | Path | None
             store.put_measurement(Measurement(
                 device_id, known[name].id, config, mean_ms=latency, median_ms=latency,
                 min_ms=latency, max_ms=latency, source=config["source"]))
+    bare = tuple(n for n in names if n not in stored_names and n not in layer_tables)
     return ImportSummary(len(names), len({d for d, _, _, _ in parsed} | set(device_records)),
-                         len(parsed), store.changes() - before)
+                         len(parsed), store.changes() - before, bare)

@@ -29,6 +29,7 @@ class ImportSummary:
     devices: int
     measurements: int
     changed_rows: int
+    without_layers: tuple[str, ...] = ()  # networks new to the store, with no layer table
 
 
 def phone_model(device_name: str) -> str:

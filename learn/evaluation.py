@@ -63,8 +63,14 @@ def metrics(true_ms: np.ndarray, pred_ms: np.ndarray, device: np.ndarray
 
 
 def group_folds(groups: tuple[str, ...], n_folds: int, seed: int) -> list[np.ndarray]:
-    """Test-device positions of each fold; all devices of one phone model stay together."""
+    """Test-device positions of each fold; all devices of one phone model stay together
+    (fewer folds when there are fewer phone models than ``n_folds``)."""
     names = sorted(set(groups))
+    if len(names) < 2:
+        raise ModelError(f"leave-devices-out needs devices of two phone models (hardware) at "
+                         f"least; these are all {names[0] if names else 'absent'}: measure "
+                         "another phone")
+    n_folds = min(n_folds, len(names))
     rng = np.random.default_rng(seed)
     rng.shuffle(names)
     fold_of = {name: i % n_folds for i, name in enumerate(names)}
@@ -130,6 +136,9 @@ def evaluate(data: LatencyData, options: TrainOptions, regime: str, n_folds: int
              seed: int = 0, group_by: str = "model") -> dict[str, Any]:
     """Cross-validated metrics of one configuration in one regime (plus its predictions);
     with ``group_by="device-type"`` also per held-out type (``by_type``)."""
+    if options.mode == "individual" and regime == "seen":
+        raise ModelError("individual mode fits each test device on the networks it would be "
+                         "scored on: evaluate it in the unseen regime")
     true, pred, device = [], [], []
     for train_d, test_d, train_n, test_n in splits(data, regime, n_folds, seed, group_by):
         t, p, d, _ = predict_fold(data, replace(options), train_d, test_d, train_n, test_n)

@@ -182,12 +182,23 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
 
 def predict_rows(device_model_dir: str | Path, store: Store,
                  names: Sequence[str] | None = None) -> list[tuple[str, float]]:
-    """Predicted ``(network, latency_ms)`` for networks of the store (all by default)."""
+    """Predicted ``(network, latency_ms)`` for networks of the store (all by default; a
+    network with no layer table, that the model does not know by name, is left out of
+    all and refused by name: there is nothing to predict it from)."""
     model = load_device_model(device_model_dir)
     networks = store.networks(names)
     if not networks:
         raise ModelError(f"store {store.path} holds no networks: import or generate some")
-    predicted = model.predict_ms(network_tables(store, networks), [n.name for n in networks])
+    tables = network_tables(store, networks)
+    bare = [i for i, n in enumerate(networks)
+            if tables.counts[i] == 0 and n.name not in model.known_log_ms]
+    if bare and names is not None:
+        raise InputError(f"network(s) {', '.join(networks[i].name for i in bare[:5])} have no "
+                         "layer table (imported by name only): import their layers with "
+                         "`data import-csv --layers`, or generate them with `dnncost gen`")
+    keep = [i for i in range(len(networks)) if i not in set(bare)]
+    networks = [networks[i] for i in keep]
+    predicted = model.predict_ms(tables.select(keep), [n.name for n in networks])
     return [(n.name, float(ms)) for n, ms in zip(networks, predicted)]
 
 

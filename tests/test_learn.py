@@ -95,6 +95,22 @@ def test_group_folds_keep_phone_models_together(full: LatencyData) -> None:
         assert not inside & outside
 
 
+def test_fewer_phone_models_than_folds_make_fewer_folds(full: LatencyData) -> None:
+    from dnncost.errors import ModelError
+    from dnncost.learn.evaluation import evaluate
+
+    groups = sorted(set(full.device_groups))[:3]
+    three = full.select([i for i, g in enumerate(full.device_groups) if g in groups])
+    assert len(group_folds(three.device_groups, 5, seed=0)) == 3
+    result = evaluate(three, TrainOptions(model="xgb", sampling="random", k=5,
+                                          n_estimators=20), "seen", n_folds=5)
+    assert result["metrics"]["pairs"] > 0
+    with pytest.raises(ModelError, match="two phone models"):
+        group_folds(("Pixel_4",) * 3, 5, seed=0)
+    with pytest.raises(ModelError, match="unseen regime"):
+        evaluate(three, TrainOptions(mode="individual", model="xgb"), "seen")
+
+
 def test_low_rank_placement_recovers_a_device() -> None:
     rng = np.random.default_rng(0)
     networks, devices = rng.normal(size=(60, 2)), rng.normal(size=(30, 2))

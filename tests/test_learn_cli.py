@@ -158,6 +158,25 @@ def test_predict_unknown_network_is_a_clear_error(model_dir: Path, stores: dict,
     assert result.exit_code == 2 and "nope-1" in result.output
 
 
+def test_a_network_imported_by_name_only_is_not_predicted(model_dir: Path, stores: dict,
+                                                          tmp_path: Path) -> None:
+    store = tmp_path / "typo.sqlite"
+    shutil.copy(stores["train"], store)
+    runs = tmp_path / "runs.csv"
+    runs.write_text("device,network,latency_ms\nphoneX,iiswc-O17,12.5\n")  # O for 0
+    result = _run("data", "import-csv", runs, "--store", store)
+    assert result.exit_code == 0 and "iiswc-O17" in result.output and "no layer table" \
+        in result.output
+    sig = {n: stores["held"][n] for n in _signature(model_dir)}
+    _run("adapt", model_dir, "--measurements", _write(tmp_path / "s.csv", sig), "-o",
+         tmp_path / "dev")
+    result = _run("predict", tmp_path / "dev", "--store", store, "--networks", "iiswc-O17")
+    assert result.exit_code == 2 and "iiswc-O17 have no layer table" in result.output
+    result = _run("predict", tmp_path / "dev", "--store", store)
+    assert result.exit_code == 0 and "iiswc-O17" not in result.output
+    assert len(result.output.strip().splitlines()) == 1 + 118
+
+
 def test_evaluate_writes_table_json_and_plots(iiswc_store_path: Path, tmp_path: Path) -> None:
     result = _run("evaluate", "--mode", "collaborative", "--model", "lowrank", "--sampling",
                   "random", "--numSamples", "5", "--regime", "seen", "--folds", "2",

@@ -83,6 +83,12 @@ def import_csv_cmd(measurements: str, layers: str | None, devices: str | None,
         result = import_csv(store, measurements, layers, devices)
     echo(f"imported {result.measurements} measurements of {result.networks} networks on "
          f"{result.devices} devices ({result.changed_rows} rows changed)")
+    if result.without_layers:
+        shown = ", ".join(result.without_layers[:5]) + (" ..." if len(result.without_layers) > 5
+                                                        else "")
+        click.echo(f"dnncost: warning: {len(result.without_layers)} network(s) new to the "
+                   f"store have no layer table ({shown}): a typo of a known name? Models "
+                   "cannot predict them; give --layers to import their tables", err=True)
 
 
 @data.command("export")
