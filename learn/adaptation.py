@@ -35,6 +35,8 @@ def calibrate(model: DeviceModel, estimator: Any, measured: Mapping[str, float])
     the device measured (its signature and any others); returns the shift (log ms).
     The low-rank models need none: they place the device from all its measurements."""
     names = list(measured)
+    if not names:  # a combined-mode device given by its hardware alone
+        return 0.0
     rows = [estimator.network_names_.index(n) for n in names]
     exp = model.exportable
     x = estimator.sequences_[rows] if exp.feature_set.startswith(SEQUENCE_SET) \

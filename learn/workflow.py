@@ -106,12 +106,16 @@ def _report_md(options: TrainOptions, report: dict[str, Any],
     return "\n".join(lines) + "\n"
 
 
-def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str | Path,
+def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir: str | Path,
                  device: Device | None = None) -> dict[str, Any]:
-    """Fit MODEL_DIR to a new device from its measurements; write DEVICE_MODEL_DIR and
-    return the fit score and any warning."""
+    """Fit MODEL_DIR to a new device from its measurements (a combined-mode model may
+    take the device's hardware alone, as `evaluate` scores it); write DEVICE_MODEL_DIR
+    and return the fit score and any warning."""
     trained, manifest = load_model(model_dir)
-    measured = read_latency_csv(measurements)
+    if measurements is None and manifest["mode"] != "combined":
+        raise InputError("give --measurements NEW.csv: the device's latencies of the "
+                         "signature networks (signature.json of the model directory)")
+    measured = read_latency_csv(measurements) if measurements is not None else {}
     unknown = [n for n in measured if n not in set(trained.network_names)]
     if unknown:
         raise InputError(f"unknown network(s) {', '.join(unknown[:5])} in {measurements}: "
@@ -132,7 +136,7 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path, out_dir: str |
                                    measured, device)
     score: dict[str, Any] = {}
     suspect: dict[str, float] = {}
-    if trained.factors is not None:
+    if trained.factors is not None and measured:
         where = [trained.network_names.index(n) for n in measured]
         args = (trained.factors, trained.factors.loadings[where],
                 trained.factors.mean_log_ms[where], np.log(list(measured.values())))

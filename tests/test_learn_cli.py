@@ -177,6 +177,26 @@ def test_a_network_imported_by_name_only_is_not_predicted(model_dir: Path, store
     assert len(result.output.strip().splitlines()) == 1 + 118
 
 
+def test_a_combined_model_adapts_from_hardware_alone_as_evaluate_scores_it(
+        stores: dict, tmp_path: Path) -> None:
+    result = _run("train", "--mode", "combined", "--model", "xgb", "--store", stores["train"],
+                  "-o", tmp_path / "combined")
+    assert result.exit_code == 0, result.output
+    result = _run("adapt", tmp_path / "combined", "--max-freq-mhz", "2840", "--ram-mb", "6144",
+                  "--cores", "8", "--cpu", "Kryo 485", "-o", tmp_path / "dev")
+    assert result.exit_code == 0, result.output
+    model = load_device_model(tmp_path / "dev")
+    assert model.info["calibration_shift_log"] == 0.0 and model.info["measured_networks"] == 0
+    result = _run("predict", tmp_path / "dev", "--store", stores["train"], "--networks",
+                  "iiswc-003")
+    assert result.exit_code == 0 and float(result.output.splitlines()[1].split(",")[1]) > 0
+
+
+def test_a_collaborative_model_needs_measurements(model_dir: Path, tmp_path: Path) -> None:
+    result = _run("adapt", model_dir, "-o", tmp_path / "dev")
+    assert result.exit_code == 2 and "give --measurements NEW.csv" in result.output
+
+
 def test_evaluate_writes_table_json_and_plots(iiswc_store_path: Path, tmp_path: Path) -> None:
     result = _run("evaluate", "--mode", "collaborative", "--model", "lowrank", "--sampling",
                   "random", "--numSamples", "5", "--regime", "seen", "--folds", "2",

@@ -121,17 +121,19 @@ def evaluate(modes: tuple[str, ...], models: tuple[str, ...], samplings: tuple[s
 @click.option("--population", type=click.Choice(["iiswc"]),
               help="Adapt the model trained on the phones shipped with dnncost (trained "
                    "once with `make train`'s defaults, then kept in ~/.cache/dnncost).")
-@click.option("--measurements", type=click.Path(), required=True,
-              help="NEW.csv with columns network,latency_ms (medians of the runs).")
+@click.option("--measurements", type=click.Path(),
+              help="NEW.csv with columns network,latency_ms (medians of the runs); a "
+                   "combined-mode model may do with the hardware options alone.")
 @click.option("-o", "--out", "out_dir", type=click.Path(), required=True,
               help="DEVICE_MODEL_DIR to write.")
 @click.option("--device", "device_id", help="The device's name (refused if in training).")
 @click.option("--max-freq-mhz", type=float, help="combined mode: CPU max frequency.")
 @click.option("--ram-mb", type=float, help="combined mode: RAM.")
 @click.option("--cpu", help="combined mode: CPU name as in the training store.")
-def adapt(model_dir: str | None, population: str | None, measurements: str, out_dir: str,
-          device_id: str | None, max_freq_mhz: float | None, ram_mb: float | None,
-          cpu: str | None) -> None:
+@click.option("--cores", type=click.IntRange(min=1), help="combined mode: CPU core count.")
+def adapt(model_dir: str | None, population: str | None, measurements: str | None,
+          out_dir: str, device_id: str | None, max_freq_mhz: float | None,
+          ram_mb: float | None, cpu: str | None, cores: int | None) -> None:
     """Fit a trained model (MODEL_DIR, or --population iiswc) to a new device from its
     signature measurements.
 
@@ -151,9 +153,10 @@ def adapt(model_dir: str | None, population: str | None, measurements: str, out_
 
         model_dir = str(population_model(population=population, echo=echo).model_dir)
     device = Device(device_id or "new-device", max_freq_mhz=(max_freq_mhz,)
-                    if max_freq_mhz else (), ram_mb=ram_mb, info={"cpu": cpu} if cpu else {})
-    result = adapt_to_dir(str(model_dir), measurements, out_dir,
-                          device if (device_id or max_freq_mhz or ram_mb or cpu) else None)
+                    if max_freq_mhz else (), ram_mb=ram_mb, cores=cores,
+                    info={"cpu": cpu} if cpu else {})
+    result = adapt_to_dir(str(model_dir), measurements, out_dir, device if (
+        device_id or max_freq_mhz or ram_mb or cpu or cores) else None)
     echo(f"adapted {population or model_dir} from {result['measured_networks']} "
          f"measurements -> {out_dir}")
     if result["fit_score"]:
