@@ -133,12 +133,13 @@ def held_out_check(options: DemoOptions, device_id: str,
         measured = {m.network_id: m.median_ms for m in store.measurements(device_id)
                     if m.ok and m.config_hash in manifest["config_hashes"]}
         networks = [n for n in store.networks() if n.id in measured]
+        device = next((d for d in store.devices() if d.id == device_id), Device(device_id))
         layers = {n.id: store.layers(n.id) for n in networks}
     signature = {s["name"] for s in manifest["signature"]}
     signature_csv = write_latency_csv(out / f"{safe_name(device_id)}.signature.csv",
                                       [(n.name, measured[n.id]) for n in networks
                                        if n.name in signature])
-    adapted = adapt_to_dir(model_dir, signature_csv, device_dir, Device(device_id))
+    adapted = adapt_to_dir(model_dir, signature_csv, device_dir, device)
     onnx_path = out / "model.onnx"
     export_model_dir(device_dir, str(onnx_path), "onnx", options.store_path)
     rest = [n for n in networks if n.name not in signature]

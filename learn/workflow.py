@@ -148,7 +148,9 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
     warnings = []
     kinds = manifest.get("device_types") or []
     if device is not None and kinds and device_type(device) not in kinds:
-        warnings.append(f"this device is a {device_type(device)}, the model learned from "
+        kind = device_type(device)
+        warnings.append(f"this device is {'an' if kind[0] in 'aeiou' else 'a'} {kind} device, "
+                        f"the model learned from "
                         f"{' and '.join(k + 's' for k in kinds)} only: its predictions are "
                         "extrapolations, not the accuracy measured on those")
     if score and (score["mahalanobis"] > MAHALANOBIS_WARNING or score["rms_residual_log"]

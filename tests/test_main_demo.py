@@ -47,7 +47,7 @@ def test_the_main_job_on_the_embedded_phones(demo_run) -> None:
     assert {"Redmi_Note5_Pro_0", "Redmi_Note5_Pro_4"} <= set(excluded)  # whole phone models
     host = result["host"]
     assert host["device"].startswith("local-")
-    assert "this device is a cpu, the model learned from phones only" in host["warning"]
+    assert "this device is a cpu device, the model learned from phones only" in host["warning"]
     assert "A desktop CPU is not a phone" in text
     with Store(options.store_path) as store:
         measured = store.measurements(host["device"])
