@@ -162,6 +162,19 @@ class LocalRunner:
 
 
 def local_runners(profiles: str, run: protocol.RunConfig, seed: int = 0) -> list[LocalRunner]:
-    """One LocalRunner per ``--local-profile`` name."""
-    return [LocalRunner(name, threads, xnnpack, run, seed)
-            for name, threads, xnnpack in parse_profiles(profiles)]
+    """One LocalRunner per ``--local-profile`` name (its threads and delegate are the
+    profile's: the phone options --threads, --delegate and --core-mask are refused)."""
+    given = [f"--{name.replace('_', '-')} {value}" for name, value, default in (
+        ("threads", run.threads, 1), ("delegate", run.delegate, "cpu"),
+        ("core_mask", run.core_mask, "big")) if value != default]
+    if given:
+        raise InputError(f"{', '.join(given)}: --device local takes threads and delegate from "
+                         "--local-profile (tN or tN-xnnpack, e.g. t2-xnnpack): drop "
+                         f"{'them' if len(given) > 1 else 'it'}")
+    parsed = parse_profiles(profiles)
+    cores = len(os.sched_getaffinity(0))
+    crowded = [name for name, threads, _ in parsed if threads > cores]
+    if crowded:
+        raise InputError(f"local profile(s) {', '.join(crowded)} ask for more threads than "
+                         f"the {cores} cores this process may use: pick t1..t{cores}")
+    return [LocalRunner(name, threads, xnnpack, run, seed) for name, threads, xnnpack in parsed]

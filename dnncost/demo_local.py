@@ -12,6 +12,7 @@ Every step reuses what the store already holds, so a second run is quick.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -25,8 +26,9 @@ from dnncost.records import Device
 from dnncost.store import Store
 
 # Two threads without XNNPACK ("t2") measure erratically on a 2-core host (a 42 and a
-# 286 MMAC network took the same time), so the demo leaves that profile out.
-LOCAL_PROFILES = "t1,t1-xnnpack,t2-xnnpack"
+# 286 MMAC network took the same time), so the demo leaves that profile out; a one-core
+# host cannot run two threads at all.
+LOCAL_PROFILES = "t1,t1-xnnpack" + (",t2-xnnpack" if len(os.sched_getaffinity(0)) > 1 else "")
 TABLE_COLUMNS = ("within10", "within5", "spearman", "mape")
 
 

@@ -56,3 +56,9 @@ def test_local_fp32_and_profile_errors(tmp_path_factory, tmp_path):
     bad = CliRunner().invoke(cli, ["bench", "--device", "local", "--local-profile", "x",
                                    "--store", str(store_path)])
     assert bad.exit_code == 2 and "local profile 'x'" in bad.output
+    for option, named in ((["--delegate", "gpu"], "--delegate gpu"), (["--threads", "2"],
+                                                                        "--threads 2"),
+                          (["--local-profile", "t999"], "t999 ask for more threads")):
+        refused = CliRunner().invoke(cli, ["bench", "--device", "local", *option,
+                                           "--store", str(store_path)])
+        assert refused.exit_code == 2 and named in refused.output, refused.output
