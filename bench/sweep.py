@@ -55,6 +55,7 @@ class DeviceSummary:
     status: str = "ok"
     config_hash: str | None = None
     canaries_ms: list[float] = field(default_factory=list)
+    first_error: str | None = None  # of the first network whose run failed
 
 
 def file_of(network: Network, file_format: str) -> NetworkFile | None:
@@ -194,8 +195,12 @@ class Sweep:
             try:
                 digest = sha256_file(file.path)
             except OSError as exc:
-                self._files[file.path] = (f"model file {file.path} cannot be read "
-                                          f"({exc.strerror}): run `dnncost gen` again")
+                where = "" if os.path.isabs(file.path) else \
+                    f" (a path relative to where gen ran; bench runs in {os.getcwd()})"
+                advice = "run bench from the directory gen ran in, or `dnncost gen` again" \
+                    if where else "run `dnncost gen` again"
+                self._files[file.path] = (f"model file {file.path}{where} cannot be read "
+                                          f"({exc.strerror}): {advice}")
             else:
                 self._files[file.path] = None if digest == file.sha256 else (
                     f"model file {file.path} has sha256 {digest[:12]}..., but the store "
@@ -229,6 +234,7 @@ class Sweep:
                 self.summary.done += 1
             else:
                 self.summary.failed += 1
+                self.summary.first_error = self.summary.first_error or measurement.error
             self.on_result(measurement)
         self._sleep(self.options.cooldown_s)
         return measurement

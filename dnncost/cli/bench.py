@@ -109,8 +109,10 @@ def bench(device: str, networks: str | None, adb_servers: tuple[str, ...],
         raise DeviceError(
             "every run failed on " + "; ".join(f"{s.device_id} ({s.failed} of {s.failed})"
                                                for s in all_failed)
-            + ": the errors are in the store (`dnncost data info`; `dnncost -v bench` prints "
-            "the tool's output); fix the cause and rerun")
+            + f", the first: {' '.join(str(all_failed[0].first_error).split())[:300]}; all "
+            "errors are in the store "
+            "(`dnncost data info`; `dnncost -v bench` prints the tool's output); fix the cause "
+            "and rerun")
 
 
 COMMANDS = [bench]
