@@ -76,26 +76,39 @@ def read_latency_csv(path: str | Path) -> dict[str, float]:
     is taken here (means score worse on noisy devices: one slow run moves them)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = [str(name) for name in reader.fieldnames or ()]
     except OSError as exc:
-        raise InputError(f"measurements file {path} cannot be read ({exc.strerror})") from None
+        raise InputError(f"measurements file {path} cannot be read ({exc.strerror}): pass "
+                         "a CSV file with columns network,latency_ms") from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"measurements file {path} is not a UTF-8 CSV file "
                          f"({type(exc).__name__}): save it as CSV with columns "
                          "network,latency_ms") from None
+    if rows and ("network" not in reader.fieldnames or not {"latency_ms", "runs"}
+                 & set(reader.fieldnames or ())):
+        raise InputError(f"{path}:1: the header is {','.join(header)}; it must name the "
+                         "columns network,latency_ms (or network,runs), without spaces")
     measured: dict[str, float] = {}
     for number, row in enumerate(rows, start=2):
+        name = str(row.get("network") or "").strip()
+        latency = str(row.get("latency_ms") or "").strip()
+        runs = str(row.get("runs") or "").replace(";", " ").split()
         try:
-            name = row["network"].strip()
-            runs = (row.get("runs") or "").replace(";", " ").split()
-            value = statistics.median(map(float, runs)) if runs and not \
-                (row.get("latency_ms") or "").strip() else float(row["latency_ms"])
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise InputError(f"{path}:{number}: need columns network,latency_ms (a number: "
-                             "the median of the runs) or network,runs") from None
-        if not math.isfinite(value) or value <= 0:
-            raise InputError(f"{path}:{number}: latency_ms of {name[:60]} must be a positive "
+            values = [float(latency)] if latency or not runs else [float(r) for r in runs]
+        except ValueError:
+            shown = latency or " ".join(runs)
+            raise InputError(f"{path}:{number}: {shown[:40]!r} is not a number of ms: give "
+                             "latency_ms (the median of the runs) or runs as numbers") from None
+        if not name or not values:
+            raise InputError(f"{path}:{number}: need a network name and its latency_ms (or "
+                             "runs)")
+        if not all(math.isfinite(v) and v > 0 for v in values):
+            what = "latency_ms" if latency or not runs else "every one of the runs"
+            raise InputError(f"{path}:{number}: {what} of {name[:60]} must be a positive "
                              "number")
+        value = statistics.median(values)
         if name in measured:
             raise InputError(f"{path}:{number}: {name[:60]} is given twice: keep one row per "
                              "network")
