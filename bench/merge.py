@@ -46,6 +46,10 @@ def merge_store(store: Store, other_path: str | Path) -> MergeReport:
     if Path(other_path).resolve() == store.path.resolve():
         raise InputError(f"cannot merge {source} into itself: pass another store")
     report = MergeReport(source)
+    if not Path(other_path).is_file():
+        what = "is a directory" if Path(other_path).is_dir() else "does not exist"
+        raise InputError(f"store {source} to merge {what}: pass the .sqlite file of another "
+                         "store")
     with Store(other_path, create=False) as other, store.transaction():
         ours = {n.id: n for n in store.networks()}
         names = {n.name: n.id for n in ours.values()}

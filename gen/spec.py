@@ -267,7 +267,8 @@ def _parse_token(token: str) -> Stage:
                                  int(fields.get("se", 0)), act, int(fields.get("g", 1)))
     except (ValueError, KeyError):
         pass
-    raise InputError(f"network spec token {token!r} is not valid: see dnncost.gen.spec")
+    raise InputError(f"network spec token {token!r} is not valid: write tokens as README's "
+                     "'Generate networks' lists them (e.g. conv_k3_s2_c32, ir_k3_s1_h96_c24)")
 
 
 def plain_text(text: str) -> bool:

@@ -99,8 +99,9 @@ def tflite_layer_table(path: str | Path) -> list[Layer]:
     except InputError:
         raise
     except Exception as exc:  # truncated or corrupt buffers raise struct/index errors
-        raise InputError(f"{path} is a corrupt TFLite model ({type(exc).__name__}): "
-                         "re-export or re-download it") from None
+        raise InputError(f"{path} is a corrupt TFLite model (truncated, or its tables point "
+                         f"outside the file: {type(exc).__name__}): re-export or re-download "
+                         "it") from None
 
 
 def _layers(reader: _Reader) -> list[Layer]:

@@ -80,6 +80,8 @@ def save_model(model_dir: str | Path, trained: Any, manifest: dict[str, Any],
 
 def read_manifest(path: Path, name: str, what: str, command: str) -> dict[str, Any]:
     """A directory's JSON manifest as a dict (ModelError naming it if missing or damaged)."""
+    if not path.exists():
+        raise ModelError(f"{path} does not exist: pass the {what} `{command}` wrote")
     if not (path / name).is_file():
         raise ModelError(f"{path} is not a {what} (no {name}): pass the directory "
                          f"`{command}` wrote")

@@ -111,8 +111,10 @@ def export_cmd(fmt: str, out_dir: str, store_path: str) -> None:
 
 @data.command("info")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--networks", "list_networks", is_flag=True,
+              help="List the store's network names, one a line.")
 @store_option
-def info_cmd(as_json: bool, store_path: str) -> None:
+def info_cmd(as_json: bool, list_networks: bool, store_path: str) -> None:
     """Summarize the store: table sizes and measurements per config.
 
     Example: dnncost data info --store data/dnncost.sqlite
@@ -120,6 +122,9 @@ def info_cmd(as_json: bool, store_path: str) -> None:
     from dnncost.tables import summary
 
     with open_store(store_path) as store:
+        if list_networks:
+            click.echo("\n".join(n.name for n in store.networks()))
+            return
         result = summary(store)
     if as_json:
         click.echo(json.dumps(result, indent=2))

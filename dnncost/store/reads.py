@@ -108,9 +108,13 @@ class Reads:
         wanted = list(names)
         unknown = [n for n in wanted if n not in by_name]
         if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], list(by_name), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
             raise StoreError(
                 f"unknown network(s) {', '.join(unknown[:5])} in store {self.path}: "
-                "list them with `dnncost data info`")
+                f"{hint}list them with `dnncost data info --networks`")
         return [by_name[n] for n in wanted]
 
     def devices(self) -> list[Device]:

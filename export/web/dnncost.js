@@ -60,7 +60,7 @@
           cout: n('c'), se: f.se === undefined ? 0 : n('se'), act, groups: f.g === undefined ? 1 : n('g') };
       }
     }
-    if (stage === null) fail(`network spec token '${token}' is not valid: see dnncost.gen.spec`);
+    if (stage === null) fail(`network spec token '${token}' is not valid: write tokens as README's 'Generate networks' lists them`);
     return stage;
   }
 
