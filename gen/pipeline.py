@@ -152,6 +152,17 @@ def _needed(store: Store, identity: str, precisions: tuple[str, ...], out_dir: P
     return needed, kept
 
 
+def space_of_names(names: Sequence[str]) -> str:
+    """The space whose networks ``names`` are (iiswc-..., nb201-..., fbnet-...,
+    fbnet224-...), for ``gen --networks`` without ``--space``; InputError if not one."""
+    prefixes = {"iiswc": "iiswc", **{p: s for s, p in NAME_PREFIXES.items()}}
+    spaces = {prefixes.get(n.partition("-")[0]) for n in names}
+    if len(spaces) != 1 or None in spaces:
+        raise InputError(f"--networks {','.join(names)[:100]}: name networks of one space "
+                         "(iiswc-..., nb201-..., fbnet-... or fbnet224-...), or pass --space")
+    return str(spaces.pop())
+
+
 def catalog(space: str, count: int | None, seed: int, names: Sequence[str] | None = None
             ) -> list[tuple[NetworkSpec, Network, list[Layer]]]:
     """The networks ``gen`` makes: spec, the store's record of it and its layer table.
@@ -166,6 +177,9 @@ def catalog(space: str, count: int | None, seed: int, names: Sequence[str] | Non
                              f"networks are named {prefix}-...")
         archs = [arch_of_name(n) for n in dict.fromkeys(names)] if names is not None \
             else ARCH_SPACES[space](100 if count is None else count, seed)
+        if names is None and count is not None and len(archs) < count:
+            raise InputError(f"--count {count}: space {space} holds {len(archs)} distinct "
+                             f"networks: pass at most {len(archs)}")
         return [(spec, network, layer_table(spec))
                 for spec, network in arch_networks(space, archs)]
     if names is not None and space not in FIXED_SPACES:

@@ -144,3 +144,16 @@ def test_a_cell_of_skips_only_featurizes_after_its_shared_stages_are_cached() ->
     skips = spec_features([nb201_arch("000100"), nb201_arch("100010")])
     assert np.isfinite(first).all() and np.isfinite(skips).all()
     assert (skips[:, 0] < first[0, 0]).all()  # fewer MACs than all-3x3 cells
+
+
+def test_gen_takes_the_space_of_the_networks_it_is_given_and_bounds_count():
+    from dnncost.errors import InputError
+    from dnncost.gen.pipeline import catalog, space_of_names
+
+    assert space_of_names(["iiswc-000", "iiswc-113"]) == "iiswc"
+    assert space_of_names(["nb201-230030"]) == "nasbench201"
+    assert space_of_names(["fbnet224-" + "0" * 22]) == "fbnet224"
+    with pytest.raises(InputError, match="name networks of one space"):
+        space_of_names(["iiswc-000", "nb201-230030"])
+    with pytest.raises(InputError, match="holds 15284 distinct networks"):
+        catalog("nasbench201", 999_999, 0)

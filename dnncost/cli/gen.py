@@ -15,10 +15,10 @@ from dnncost.records import Layer
 
 
 @click.command("gen")
-@click.option("--space", default="mobileopt", show_default=True,
+@click.option("--space",
               help="Search space: mobileopt (the IISWC 2020 paper's), efficient, "
                    "nasbench201, fbnet, fbnet224, or iiswc (the 118 networks that study "
-                   "measured, named iiswc-000 ...).")
+                   "measured, named iiswc-000 ...) [mobileopt; with --networks, theirs].")
 @click.option("--count", type=int, help="Networks to make [100; iiswc: all 118].")
 @click.option("--seed", default=42, show_default=True, type=int, help="Sampler seed.")
 @click.option("--precision", "precisions", multiple=True, default=("int8",),
@@ -35,8 +35,9 @@ from dnncost.records import Layer
                    "converter still makes NAS-Bench-201's cells); tf: TensorFlow's "
                    "converter for every network (the reference).")
 @store_option
-def gen(space: str, count: int | None, seed: int, precisions: tuple[str, ...], out_dir: str,
-        jobs: int | None, networks: str | None, builder: str, store_path: str) -> None:
+def gen(space: str | None, count: int | None, seed: int, precisions: tuple[str, ...],
+        out_dir: str, jobs: int | None, networks: str | None, builder: str,
+        store_path: str) -> None:
     """Sample networks from a search space, write them as .tflite, register them.
 
     \b
@@ -44,13 +45,14 @@ def gen(space: str, count: int | None, seed: int, precisions: tuple[str, ...], o
       dnncost gen --space mobileopt --count 100 --seed 42 --precision int8
       dnncost gen --space iiswc       # the study's networks, to measure a phone's signature
     """
-    from dnncost.gen.pipeline import generate
+    from dnncost.gen.pipeline import generate, space_of_names
 
     def bar(items: Iterable[Any], total: int) -> Iterable[Any]:
         return progress(items, total=total, desc="converting")
 
     with open_store(store_path, create=True) as store:
         names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
+        space = space or (space_of_names(names) if names else "mobileopt")
         result = generate(store, space, count, seed, precisions, out_dir, jobs, bar,
                           verbose(), names, builder)
     echo(f"{result.networks} {space} networks in {store_path}: {result.converted} "
