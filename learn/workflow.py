@@ -209,6 +209,22 @@ def predict_rows(device_model_dir: str | Path, store: Store,
 
 
 
+def tflite_predictions(model: str | Path, paths: Sequence[str | Path]
+                       ) -> list[tuple[str, float]]:
+    """Predicted ``(path, latency_ms)`` of .tflite files, from their layer tables, by a
+    device model directory or an exported .onnx file."""
+    from dnncost.gen.tflite_layers import tflite_layer_table
+
+    tables = [tflite_layer_table(path) for path in paths]
+    if str(model).endswith(".onnx"):
+        from dnncost.export.runtime import Predictor
+
+        predicted = Predictor.load(model).predict_layers(tables)
+    else:  # named by path: never a training network's name, so read from the table
+        predicted = load_device_model(model).predict_ms(tables, [f"file:{p}" for p in paths])
+    return [(str(p), float(ms)) for p, ms in zip(paths, predicted)]
+
+
 def spec_predictor(device_model_dir: str | Path) -> tuple[Callable[[str], float],
                                                          dict[str, Any] | None]:
     """A function from a spec string (see dnncost.gen.spec) to its predicted latency_ms,

@@ -93,3 +93,27 @@ def test_export_of_a_non_model_directory_is_one_line_and_exit_2(tmp_path, iiswc_
                                       "--store", str(iiswc_store_path)])
     assert result.exit_code == 2 and "not a device model directory" in result.output
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_predict_takes_tflite_files_through_the_onnx_and_the_device_model(
+        tree_device_model, iiswc_store_path, tmp_path):
+    from dnncost.gen.spec import parse_spec
+    from dnncost.gen.tflite_build import spec_to_tflite
+    from dnncost.gen.tflite_layers import tflite_layer_table
+
+    path = tmp_path / "net.int8.tflite"
+    path.write_bytes(spec_to_tflite(parse_spec("r96 conv_k3_s2_c16 ir_k3_s1_h32_c16 gap "
+                                               "conv_k1_s1_c10"), ("int8",))["int8"])
+    _export(str(tree_device_model), "-o", str(tmp_path / "m.onnx"), "--store",
+            str(iiswc_store_path))
+    expected = Predictor.load(tmp_path / "m.onnx").predict_layers([tflite_layer_table(path)])[0]
+    for model in (tmp_path / "m.onnx", tree_device_model):
+        result = CliRunner().invoke(cli, ["predict", str(model), "--tflite", str(path)])
+        assert result.exit_code == 0, result.output
+        header, row = result.output.splitlines()
+        assert header == "network,latency_ms" and row.startswith(f"{path},")
+        assert float(row.split(",")[1]) == pytest.approx(expected, rel=1e-4)
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model")
+    result = CliRunner().invoke(cli, ["predict", str(tmp_path / "m.onnx"), "--tflite", str(bad)])
+    assert result.exit_code == 2 and "not a TFLite model" in result.output

@@ -28,7 +28,7 @@ Workflow:
   4. dnncost adapt      fit the model to a new phone from its signature runs
      dnncost predict    predicted latency_ms for networks or specs
   5. dnncost export     the model as .onnx (or C) for any language
-Data: dnncost data import-iiswc | import-csv | export | info | merge
+Data: dnncost data import-iiswc | import-help | import-csv | export | info | merge
 Help: dnncost doctor (checks the set-up), dnncost report (HTML report)
 """
 

@@ -14,7 +14,7 @@ def data() -> None:
     """Import, inspect and export the dataset store."""
 
 
-@data.command("import-iiswc")
+@data.command("import-iiswc", short_help="The IISWC 2020 phones (embedded, or a DIR).")
 @click.argument("directory", type=click.Path(), required=False)
 @click.option("--precision", type=click.Choice(["int8", "fp32"]), default="int8",
               show_default=True, help="How the files' networks were measured.")
@@ -42,7 +42,7 @@ def import_iiswc_cmd(directory: str | None, precision: str, delegate: str, threa
          f"({result.changed_rows} rows changed)")
 
 
-@data.command("import-help")
+@data.command("import-help", short_help="HELP's NAS-Bench-201 / FBNet latency tables.")
 @click.argument("directory", type=click.Path())
 @click.option("--space", type=click.Choice(["nasbench201", "fbnet", "fbnet224"]),
               default="nasbench201", show_default=True,
@@ -66,7 +66,7 @@ def import_help_cmd(directory: str, space: str, store_path: str) -> None:
          f"({result.changed_rows} rows changed)")
 
 
-@data.command("import-csv")
+@data.command("import-csv", short_help="Measurements made elsewhere, from CSV.")
 @click.argument("measurements", type=click.Path())
 @click.option("--layers", type=click.Path(), help="LAYERS.csv: per-layer tables.")
 @click.option("--devices", type=click.Path(), help="DEVICES.csv: hardware descriptions.")
@@ -91,7 +91,7 @@ def import_csv_cmd(measurements: str, layers: str | None, devices: str | None,
                    "cannot predict them; give --layers to import their tables", err=True)
 
 
-@data.command("export")
+@data.command("export", short_help="The store's tables as CSV or Parquet.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
               show_default=True)
 @click.option("-o", "--out", "out_dir", type=click.Path(), default="data/export",
@@ -109,7 +109,7 @@ def export_cmd(fmt: str, out_dir: str, store_path: str) -> None:
     echo("wrote " + ", ".join(str(p) for p in paths))
 
 
-@data.command("info")
+@data.command("info", short_help="Table sizes and measurements per config.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--networks", "list_networks", is_flag=True,
               help="List the store's network names, one a line.")
@@ -137,7 +137,7 @@ def info_cmd(as_json: bool, list_networks: bool, store_path: str) -> None:
                    f"{config['failed']} failed")
 
 
-@data.command("merge")
+@data.command("merge", short_help="Merge other stores into this one.")
 @click.argument("others", nargs=-1, required=True, type=click.Path())
 @store_option
 def merge_cmd(others: tuple[str, ...], store_path: str) -> None:

@@ -171,18 +171,25 @@ def adapt(model_dir: str | None, population: str | None, measurements: str | Non
 @click.option("--networks", help="Comma-separated network names (default: all).")
 @click.option("--specs", "specs_path", type=click.File("r"),
               help="Spec strings, one per line (- for stdin): prints one latency_ms a line.")
+@click.option("--tflite", "tflite_paths", multiple=True, type=click.Path(),
+              help="A .tflite file to predict from its layer table (repeatable).")
 @click.option("--csv", "csv_path", type=click.Path(), help="Write network,latency_ms here.")
 @store_option
-def predict(model: str, networks: str | None, specs_path: Any, csv_path: str | None,
-            store_path: str) -> None:
+def predict(model: str, networks: str | None, specs_path: Any, tflite_paths: tuple[str, ...],
+            csv_path: str | None, store_path: str) -> None:
     """Predicted latency (ms) on an adapted device: of the store's networks, or of spec
-    strings (MODEL may then be a DEVICE_MODEL_DIR or an exported .onnx file).
+    strings or .tflite files (MODEL may then be a DEVICE_MODEL_DIR or an exported .onnx).
 
     \b
     Examples:
       dnncost predict models/new_phone --networks iiswc-001,iiswc-002
       my_search.py | dnncost predict new_phone.onnx --specs - | ...
+      dnncost predict new_phone.onnx --tflite mobilenet_v2.tflite
     """
+    if tflite_paths:
+        from dnncost.learn.workflow import tflite_predictions
+
+        rows = tflite_predictions(model, tflite_paths)
     if specs_path is not None:
         from dnncost.errors import InputError
 
@@ -193,11 +200,12 @@ def predict(model: str, networks: str | None, specs_path: Any, csv_path: str | N
             raise InputError("the spec lines are not UTF-8 text: send spec strings, one a "
                              "line") from None
         return
-    from dnncost.learn.workflow import predict_rows
+    if not tflite_paths:
+        from dnncost.learn.workflow import predict_rows
 
-    names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
-    with open_store(store_path) as store:
-        rows = predict_rows(model, store, names)
+        names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
+        with open_store(store_path) as store:
+            rows = predict_rows(model, store, names)
     from dnncost.artifacts import latency_csv, write_latency_csv
 
     if csv_path:
