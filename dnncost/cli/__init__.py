@@ -57,8 +57,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "phone": ("dnncost.cli.phone:phone", "Measure a phone's signature, adapt the population "
               "model to it, export its .onnx."),
     "predict": ("dnncost.cli.learn:predict", "Predicted latency (ms) on an adapted device: of "
-                "the store's networks, or of spec strings (MODEL may then be a "
-                "DEVICE_MODEL_DIR or an exported .onnx file)."),
+                "the store's networks, or of spec strings or .tflite files (MODEL may "
+                "then be a DEVICE_MODEL_DIR or an exported .onnx)."),
     "report": ("dnncost.cli.demo:report", "Evaluate the store's devices and write a static "
                "HTML report (OUT/index.html)."),
     "train": ("dnncost.cli.learn:train", "Train a cost model on every device of the store."),
