@@ -168,9 +168,10 @@ def local_runners(profiles: str, run: protocol.RunConfig, seed: int = 0) -> list
         ("threads", run.threads, 1), ("delegate", run.delegate, "cpu"),
         ("core_mask", run.core_mask, "big")) if value != default]
     if given:
-        raise InputError(f"{', '.join(given)}: --device local takes threads and delegate from "
-                         "--local-profile (tN or tN-xnnpack, e.g. t2-xnnpack): drop "
-                         f"{'them' if len(given) > 1 else 'it'}")
+        them = "them" if len(given) > 1 else "it"
+        raise InputError(f"{', '.join(given)} (given on the command line or in dnncost.toml): "
+                         "--device local takes threads and delegate from --local-profile (tN "
+                         f"or tN-xnnpack, e.g. t2-xnnpack): drop {them}")
     parsed = parse_profiles(profiles)
     cores = len(os.sched_getaffinity(0))
     crowded = [name for name, threads, _ in parsed if threads > cores]

@@ -77,7 +77,7 @@ def read_latency_csv(path: str | Path) -> dict[str, float]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
-            rows = list(reader)
+            rows = [(reader.line_num, row) for row in reader]  # the line each row ends on
             header = [str(name) for name in reader.fieldnames or ()]
     except OSError as exc:
         raise InputError(f"measurements file {path} cannot be read ({exc.strerror}): pass "
@@ -91,19 +91,19 @@ def read_latency_csv(path: str | Path) -> dict[str, float]:
         raise InputError(f"{path}:1: the header is {','.join(header)}; it must name the "
                          "columns network,latency_ms (or network,runs), without spaces")
     measured: dict[str, float] = {}
-    for number, row in enumerate(rows, start=2):
+    for number, row in rows:
         name = str(row.get("network") or "").strip()
         latency = str(row.get("latency_ms") or "").strip()
         runs = str(row.get("runs") or "").replace(";", " ").split()
+        if not name or not (latency or runs):
+            raise InputError(f"{path}:{number}: need a network name and its latency_ms (or "
+                             "runs)")
         try:
-            values = [float(latency)] if latency or not runs else [float(r) for r in runs]
+            values = [float(latency)] if latency else [float(r) for r in runs]
         except ValueError:
             shown = latency or " ".join(runs)
             raise InputError(f"{path}:{number}: {shown[:40]!r} is not a number of ms: give "
                              "latency_ms (the median of the runs) or runs as numbers") from None
-        if not name or not values:
-            raise InputError(f"{path}:{number}: need a network name and its latency_ms (or "
-                             "runs)")
         if not all(math.isfinite(v) and v > 0 for v in values):
             what = "latency_ms" if latency or not runs else "every one of the runs"
             raise InputError(f"{path}:{number}: {what} of {name[:60]} must be a positive "

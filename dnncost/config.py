@@ -65,14 +65,12 @@ def default_map(group: click.Group, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _spellings(command: click.Command) -> dict[str, click.Parameter]:
-    """Each way a config key may name an option of ``command``: its parameter name and
-    its long flags without dashes (``-`` or ``_`` between words)."""
+    """Each way a config key may name a parameter of ``command``: its name and, for an
+    option, its long flags without dashes (``-`` or ``_`` between words)."""
     names: dict[str, click.Parameter] = {}
     for param in command.params:
-        if not isinstance(param, click.Option):
-            continue
         names[str(param.name)] = param
-        for flag in param.opts + param.secondary_opts:
+        for flag in param.opts + param.secondary_opts if isinstance(param, click.Option) else ():
             if flag.startswith("--"):
                 names[flag[2:]] = names[flag[2:].replace("-", "_")] = param
     return names
@@ -98,24 +96,33 @@ def _checked(where: str, param: click.Parameter, value: Any) -> Any:
     return value
 
 
-def _walk(group: click.Group, sections: dict[str, Any], shared: dict[str, Any]) -> dict:
+def _walk(group: click.Group, sections: dict[str, Any], shared: dict[str, Any],
+          path: str = "") -> dict:
     mapping: dict[str, Any] = {}
     for name in group.list_commands(None):  # type: ignore[arg-type]
         command = group.get_command(None, name)  # type: ignore[arg-type]
         section = sections.get(name)
         section = section if isinstance(section, dict) else {}
+        where = f"{path}{name}"  # as written: [data.info], `dnncost data info`
         if isinstance(command, click.Group):
-            entry = _walk(command, {_GLOBAL_KEYS.get(k, k): v for k, v in section.items()},
-                          shared)
+            subcommands = set(command.list_commands(None))  # type: ignore[arg-type]
+            unknown = sorted(set(section) - subcommands - set(_GLOBAL_KEYS))
+            if unknown:
+                raise InputError(f"config [{where}] has unknown key(s) {', '.join(unknown)}: "
+                                 f"use {', '.join(_GLOBAL_KEYS)} or a [{where}.command] table")
+            inner = shared | {param: section[key] for key, param in _GLOBAL_KEYS.items()
+                              if key in section}
+            entry = _walk(command, section, inner, f"{where}.")
         else:
             spellings = _spellings(command)
             spellings.update({key: spellings[param] for key, param in _GLOBAL_KEYS.items()
                               if param in spellings})
             unknown = sorted(set(section) - set(spellings))
             if unknown:
-                raise InputError(f"config [{name}] has unknown option(s) "
-                                 f"{', '.join(unknown)}: see `dnncost {name} --help`")
-            given = {str(spellings[k].name): _checked(f"[{name}] {k}", spellings[k], v)
+                raise InputError(f"config [{where}] has unknown option(s) "
+                                 f"{', '.join(unknown)}: see `dnncost {where.replace('.', ' ')} "
+                                 "--help`")
+            given = {str(spellings[k].name): _checked(f"[{where}] {k}", spellings[k], v)
                      for k, v in section.items()}
             top = {param: key for key, param in _GLOBAL_KEYS.items()}
             entry = {k: _checked(top[k], next(p for p in command.params if p.name == k), v)

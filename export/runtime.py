@@ -23,6 +23,8 @@ from dnncost.errors import InputError, ModelError
 from dnncost.export.metadata import INPUT_NAME, OUTPUT_NAME, PREFIX, ModelInfo, parse_metadata
 from dnncost.records import Layer
 
+ASCII_SPACES = " \t\n\r\x0b\x0c"
+
 
 def _session(model: str | bytes, threads: int) -> Any:
     import onnxruntime as ort
@@ -155,8 +157,7 @@ class Predictor:
         from dnncost.gen.layers import layer_table
         from dnncost.gen.spec import parse_spec
 
-        return self.predict_layers([layer_table(parse_spec(" ".join(text.split())))
-                                    for text in specs])
+        return self.predict_layers([layer_table(parse_spec(text)) for text in specs])
 
     def predict_spec(self, spec: str) -> float:
         """latency_ms of one network given by its spec string."""
@@ -192,7 +193,7 @@ def iter_spec_lines(predictor: Predictor, lines: Iterable[str],
         pending.clear()
 
     for number, line in enumerate(lines, start=1):
-        spec = line.strip()
+        spec = line.strip(ASCII_SPACES)  # what else is around a spec, parse_spec refuses
         if not spec or spec.startswith("#"):
             continue
         pending.append((number, spec))

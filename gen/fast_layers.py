@@ -32,7 +32,10 @@ def _expanded(text: str) -> str:
     """The token form of a NAS-Bench-201 / FBNet architecture string (itself if it is
     malformed: the reference way then names the problem)."""
     from dnncost.gen.archs import arch_spec
+    from dnncost.gen.spec import plain_text
 
+    if not plain_text(text):  # strip() would take non-ASCII spaces off: the reference way
+        return text
     try:
         return arch_spec(text.strip()).to_string()
     except InputError:

@@ -169,6 +169,8 @@ def catalog(space: str, count: int | None, seed: int, names: Sequence[str] | Non
     Sampled networks are named by their spec id; the IISWC study's networks by their
     row, with the paper's layer encoding, exactly as ``data import-iiswc`` records them.
     ``names`` picks networks of a fixed space by name."""
+    if count is not None and count < 1:
+        raise InputError(f"--count must be at least 1, not {count}")
     if space in ARCH_SPACES:
         prefix = NAME_PREFIXES[space]
         wrong = [n for n in names or () if n.partition("-")[0] != prefix]

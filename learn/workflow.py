@@ -116,6 +116,11 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
         raise InputError("give --measurements NEW.csv: the device's latencies of the "
                          "signature networks (signature.json of the model directory)")
     measured = read_latency_csv(measurements) if measurements is not None else {}
+    hardware = device is not None and bool(device.max_freq_mhz or device.ram_mb or device.cores
+                                           or device.info.get("cpu"))
+    if not measured and not hardware:
+        raise InputError("a combined-mode model needs the device's hardware (--max-freq-mhz, "
+                         "--ram-mb, --cores, --cpu) or its --measurements")
     unknown = [n for n in measured if n not in set(trained.network_names)]
     if unknown:
         raise InputError(f"unknown network(s) {', '.join(unknown[:5])} in {measurements}: "
@@ -147,7 +152,8 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
                    for n in sorted(off, key=lambda n: -abs(off[n]))}
     warnings = []
     kinds = manifest.get("device_types") or []
-    if device is not None and kinds and device_type(device) not in kinds:
+    typed = device is not None and any(device.info.get(k) for k in ("device_type", "kind", "source"))
+    if typed and kinds and device_type(device) not in kinds:  # type: ignore[arg-type]
         kind = device_type(device)
         warnings.append(f"this device is {'an' if kind[0] in 'aeiou' else 'a'} {kind} device, "
                         f"the model learned from "
@@ -202,7 +208,12 @@ def predict_rows(device_model_dir: str | Path, store: Store,
         raise InputError(f"network(s) {', '.join(networks[i].name for i in bare[:5])} have no "
                          "layer table (imported by name only): import their layers with "
                          "`data import-csv --layers`, or generate them with `dnncost gen`")
-    keep = [i for i in range(len(networks)) if i not in set(bare)]
+    skipped = set(bare)
+    keep = [i for i in range(len(networks)) if i not in skipped]
+    if not keep:
+        raise InputError(f"no network of store {store.path} has a layer table (they were "
+                         "imported by name only): import their layers with `data import-csv "
+                         "--layers`, or generate networks with `dnncost gen`")
     networks = [networks[i] for i in keep]
     predicted = model.predict_ms(tables.select(keep), [n.name for n in networks])
     return [(n.name, float(ms)) for n, ms in zip(networks, predicted)]

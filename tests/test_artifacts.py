@@ -24,6 +24,8 @@ def test_latencies_or_runs_give_each_network_its_median(tmp_path):
     ("network,latency_ms\n,3\n", r":2: need a network name"),
     ("network,latency_ms\nn,1\nn,2\n", r":3: n is given twice"),
     ("network,latency_ms\n", r"holds no measurements"),
+    ("network,latency_ms\n\nn,1.5\n\nm,abc\n", r":5: 'abc' is not a number"),  # blank lines
+    ("network,latency_ms\nn,\n", r":2: need a network name and its latency_ms"),
 ])
 def test_a_bad_measurements_file_names_its_line_and_problem(tmp_path, text, message):
     path = tmp_path / "m.csv"

@@ -42,11 +42,17 @@ def test_config_keys_are_the_options_long_names_and_values_are_checked(tmp_path,
     assert mapping["bench"]["adb_servers"] == ["10.0.0.5:5037"]
     assert mapping["bench"]["local_profiles"] == "t1" and mapping["bench"]["runs"] == 7
     assert mapping["bench"]["store_path"] == "a.sqlite"
+    mapping = default_map(cli, {"predict": {"model": "dev"}, "data": {"store": "d.sqlite"}})
+    assert mapping["predict"]["model"] == "dev"  # an argument, as click's default_map takes
+    assert mapping["data"]["info"]["store_path"] == "d.sqlite"
     for text, message in [("store = 5\n", "config store: 5 is not a path"),
                           ("[predict]\nstore = 5\n", "config [predict] store: 5 is not a path"),
                           ("[bench]\nruns = [5]\n", "runs: [5] must be one value"),
                           ("[bench]\nruns = 'many'\n", "'many' is not a valid integer"),
-                          ("stroe = 'x.sqlite'\n", "unknown top-level key(s) stroe")]:
+                          ("stroe = 'x.sqlite'\n", "unknown top-level key(s) stroe"),
+                          ("[data.info]\nbogus = 1\n", "config [data.info] has unknown option(s)"
+                           " bogus: see `dnncost data info --help`"),
+                          ("[data]\nbogus = 1\n", "config [data] has unknown key(s) bogus")]:
         (tmp_path / "dnncost.toml").write_text(text)
         result = CliRunner().invoke(cli, ["data", "info"])
         assert result.exit_code == 2 and message in result.output, (text, result.output)

@@ -117,3 +117,7 @@ def test_predict_takes_tflite_files_through_the_onnx_and_the_device_model(
     bad.write_bytes(b"not a model")
     result = CliRunner().invoke(cli, ["predict", str(tmp_path / "m.onnx"), "--tflite", str(bad)])
     assert result.exit_code == 2 and "not a TFLite model" in result.output
+    for model in (tmp_path / "m.onnx", tree_device_model):  # lines are stripped of ASCII only
+        result = CliRunner().invoke(cli, ["predict", str(model), "--specs", "-"],
+                                    input="r32 conv_k3_s2_c8\x1c\n")
+        assert result.exit_code == 2 and "holds '\\x1c'" in result.output, result.output

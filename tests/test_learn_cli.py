@@ -175,6 +175,14 @@ def test_a_network_imported_by_name_only_is_not_predicted(model_dir: Path, store
     result = _run("predict", tmp_path / "dev", "--store", store)
     assert result.exit_code == 0 and "iiswc-O17" not in result.output
     assert len(result.output.strip().splitlines()) == 1 + 118
+    bare = tmp_path / "bare.sqlite"
+    assert _run("data", "import-csv", runs, "--store", bare).exit_code == 0
+    result = _run("predict", tmp_path / "dev", "--store", bare)
+    assert result.exit_code == 2 and "no network of store" in result.output
+    for options, message in ((["--networks", ","], "names no network"),
+                             (["--networks", "iiswc-001", "--tflite", "x.tflite"], "give one of")):
+        result = _run("predict", tmp_path / "dev", "--store", store, *options)
+        assert result.exit_code == 2 and message in result.output, result.output
 
 
 def test_a_combined_model_adapts_from_hardware_alone_as_evaluate_scores_it(
@@ -187,6 +195,9 @@ def test_a_combined_model_adapts_from_hardware_alone_as_evaluate_scores_it(
     assert result.exit_code == 0, result.output
     model = load_device_model(tmp_path / "dev")
     assert model.info["calibration_shift_log"] == 0.0 and model.info["measured_networks"] == 0
+    assert "other device" not in (model.info["warning"] or "")  # its type is not known
+    result = _run("adapt", tmp_path / "combined", "--device", "foo", "-o", tmp_path / "none")
+    assert result.exit_code == 2 and "needs the device's hardware" in result.output
     result = _run("predict", tmp_path / "dev", "--store", stores["train"], "--networks",
                   "iiswc-003")
     assert result.exit_code == 0 and float(result.output.splitlines()[1].split(",")[1]) > 0
@@ -195,6 +206,13 @@ def test_a_combined_model_adapts_from_hardware_alone_as_evaluate_scores_it(
 def test_a_collaborative_model_needs_measurements(model_dir: Path, tmp_path: Path) -> None:
     result = _run("adapt", model_dir, "-o", tmp_path / "dev")
     assert result.exit_code == 2 and "give --measurements NEW.csv" in result.output
+
+
+def test_evaluate_refuses_individual_mode_on_seen_networks(iiswc_store_path: Path,
+                                                           tmp_path: Path) -> None:
+    result = _run("evaluate", "--mode", "individual", "--model", "xgb", "--regime", "seen",
+                  "--store", iiswc_store_path, "-o", tmp_path / "ev")
+    assert result.exit_code == 2 and "--regime unseen" in result.output
 
 
 def test_evaluate_writes_table_json_and_plots(iiswc_store_path: Path, tmp_path: Path) -> None:

@@ -157,3 +157,6 @@ def test_gen_takes_the_space_of_the_networks_it_is_given_and_bounds_count():
         space_of_names(["iiswc-000", "nb201-230030"])
     with pytest.raises(InputError, match="holds 15284 distinct networks"):
         catalog("nasbench201", 999_999, 0)
+    for space in ("nasbench201", "fbnet", "mobileopt"):
+        with pytest.raises(InputError, match="at least 1, not -1"):
+            catalog(space, -1, 0)

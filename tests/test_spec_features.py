@@ -127,7 +127,9 @@ def test_one_spec_at_a_time_equals_the_batch():
     # not ASCII, or split only by Python: dnncost.js refuses these too (tests/test_web.py)
     "r224 conv_k3_s1_c\u0663\u0662", "r\u0662\u0662\u0664 gap", "r32\x1cconv_k3_s1_c8",
     "r32\u00a0conv_k3_s1_c8", "fbnet:" + ",".join(["\uff10"] * 22),
-    "fbnet:" + ",".join(["1_0"] + ["0"] * 21),
+    "fbnet:" + ",".join(["1_0"] + ["0"] * 21), "\xa0fbnet:" + ",".join(["3"] * 22),
+    "fbnet:" + ",".join(["3"] * 22) + "\x1c", "\u3000|nor_conv_3x3~0|+|none~0|none~1|+"
+    "|none~0|none~1|none~2|",
 ])
 def test_a_bad_spec_raises_gen_s_error(bad):
     with pytest.raises(InputError) as expected:

@@ -87,7 +87,8 @@ def test_the_javascript_layer_rows_equal_pythons(tmp_path: Path, tflite_files) -
            "r8 ir_k3_s1_h8_c8_g4",  # 3 input channels in 4 groups
            "r32 conv_k3_s1_c\u0663\u0662", "r\u0662\u0662\u0664 gap", "r32\x1cconv_k3_s1_c8",
            "r32\u00a0conv_k3_s1_c8", "fbnet:" + ",".join(["\uff10"] * 22),
-           "fbnet:" + ",".join(["1_0"] + ["0"] * 21)]  # read alike by Python and JavaScript
+           "fbnet:" + ",".join(["1_0"] + ["0"] * 21), "\xa0fbnet:" + ",".join(["3"] * 22),
+           "r32 conv_k3_s1_c8_pconstructor", "r32 avgpool_k2_ptoString"]  # read alike
     for text in bad:
         with pytest.raises(InputError):
             layer_table(parse_spec(text))

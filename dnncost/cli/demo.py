@@ -54,7 +54,8 @@ def demo(local: bool, iiswc_dir: str | None, no_host: bool, count: int, profiles
 @click.option("-o", "--out", "out_dir", default="data/report", show_default=True,
               type=click.Path(), help="Directory of index.html (and the models it trains).")
 @click.option("--signature-size", "k", default=5, show_default=True)
-@click.option("--folds", default=None, type=int, help="Device folds [one per device group].")
+@click.option("--folds", default=None, type=click.IntRange(2),
+              help="Device folds [one per device group].")
 @click.option("--held-out", default=None, help="Device to adapt to [the last one].")
 @store_option
 def report(out_dir: str, k: int, folds: int | None, held_out: str | None,

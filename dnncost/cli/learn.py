@@ -105,6 +105,11 @@ def evaluate(modes: tuple[str, ...], models: tuple[str, ...], samplings: tuple[s
     from dnncost.learn.report import grid, is_iiswc, markdown_table, run_grid, write_report
     from dnncost.learn.training import TrainOptions
 
+    from dnncost.errors import InputError
+
+    if set(modes) == {"individual"} and set(regimes) == {"seen"}:
+        raise InputError("individual mode fits each device on the networks it would be "
+                         "scored on: evaluate it with --regime unseen")
     configs = grid(TrainOptions(seed=seed, lstm_epochs=lstm_epochs), modes or _MODES,
                    models or ("xgb", "lowrank", "hybrid"), samplings or _SAMPLINGS, ks or (5, 10, 20))
     with open_store(store_path) as store:
@@ -186,13 +191,18 @@ def predict(model: str, networks: str | None, specs_path: Any, tflite_paths: tup
       my_search.py | dnncost predict new_phone.onnx --specs - | ...
       dnncost predict new_phone.onnx --tflite mobilenet_v2.tflite
     """
+    from dnncost.errors import InputError
+
+    if sum(bool(x) for x in (networks, specs_path, tflite_paths)) > 1:
+        raise InputError("give one of --networks, --specs and --tflite")
+    if networks is not None and not [n for n in networks.split(",") if n.strip()]:
+        raise InputError(f"--networks {networks!r} names no network: give names, comma "
+                         "separated")
     if tflite_paths:
         from dnncost.learn.workflow import tflite_predictions
 
         rows = tflite_predictions(model, tflite_paths)
     if specs_path is not None:
-        from dnncost.errors import InputError
-
         try:
             for ms in _spec_latencies(model, specs_path):
                 click.echo(f"{ms:.4f}")  # one line per spec, flushed: a search can pipe through
@@ -221,6 +231,8 @@ def _spec_latencies(model: str, lines: Any) -> Iterator[float]:
     from dnncost.learn.features import spec_features
     from dnncost.learn.ranges import range_warning
 
+    from dnncost.export.runtime import ASCII_SPACES
+
     specs: list[str] = []
     if model.endswith(".onnx"):
         from dnncost.export.runtime import Predictor, iter_spec_lines
@@ -235,9 +247,10 @@ def _spec_latencies(model: str, lines: Any) -> Iterator[float]:
 
         predict, ranges = spec_predictor(model)
         for line in lines:
-            if line.strip() and not line.lstrip().startswith("#"):
-                specs.append(line.strip())
-                yield predict(line.strip())
+            spec = line.strip(ASCII_SPACES)
+            if spec and not spec.startswith("#"):
+                specs.append(spec)
+                yield predict(spec)
     warning = range_warning(spec_features(specs), ranges) if ranges and specs else None
     if warning:
         click.echo(f"dnncost: warning: {warning}", err=True)

@@ -37,7 +37,7 @@
     const pad = f.p;
     delete f.a; delete f.p;
     const keys = Object.keys(f).sort().join(',');
-    const same = pad === undefined ? null : ({ same: true, valid: false })[pad];
+    const same = pad === undefined ? null : new Map([['same', true], ['valid', false]]).get(pad);
     if (pad !== undefined && same === undefined) fail(`network spec token '${token}' is not valid`);
     const n = (k) => number(f[k], token);
     let stage = null;
