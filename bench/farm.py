@@ -23,7 +23,8 @@ def _worker(store_path: Path, runner: Runner, networks: list[Network], options: 
     from tqdm import tqdm
 
     bar = tqdm(total=0, desc=runner.device_id, position=position, unit="net",
-               disable=not show_progress, dynamic_ncols=True, leave=True)
+               disable=None if show_progress else True,  # None: off unless a terminal
+               dynamic_ncols=True, leave=True)
 
     def started(total: int) -> None:
         bar.set_description(sweep.summary.device_id)
