@@ -187,6 +187,7 @@ def _as_result(row: dict[str, Any]) -> dict[str, Any]:
 def _host(options: MainDemoOptions, echo: Callable[[str], None],
           show_progress: bool) -> dict[str, Any]:
     """Step 3: ``dnncost phone local``, said plainly."""
+    from dnncost.learn.workflow import describe_fit
     from dnncost.phone import PhoneOptions, run_phone
 
     echo("[3/5] this computer through the real bench path: the signature networks built as "
@@ -196,10 +197,7 @@ def _host(options: MainDemoOptions, echo: Callable[[str], None],
                                     runs=options.host_runs, jobs=options.jobs),
                        lambda line: None, show_progress)
     score = result["fit_score"]
-    echo(f"  {result['device']}: placement {score['mahalanobis']:.2f} from the 84 phones "
-         f"(Mahalanobis; above 3 is unlike every one of them), residual "
-         f"{score['rms_residual_log']:.3f} log ms (the phones': "
-         f"{score['train_rms_residual_log']:.3f})")
+    echo(f"  {result['device']}: {describe_fit(score, 'the 84 phones')}")
     if result["warning"]:
         echo(f"  warning: {result['warning']}")
     echo("  A desktop CPU is not a phone: the fit score says how far it lies outside the "

@@ -192,6 +192,14 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
             "measured_networks": len(measured)}
 
 
+def describe_fit(score: dict[str, float], devices: str = "the training devices") -> str:
+    """:func:`fit_score` in words."""
+    return (f"placement {score['mahalanobis']:.2f} from {devices} (Mahalanobis; above "
+            f"{MAHALANOBIS_WARNING:g} is unlike every one of them), residual "
+            f"{score['rms_residual_log']:.3f} log ms (theirs: "
+            f"{score['train_rms_residual_log']:.3f})")
+
+
 def predict_rows(device_model_dir: str | Path, store: Store,
                  names: Sequence[str] | None = None) -> list[tuple[str, float]]:
     """Predicted ``(network, latency_ms)`` for networks of the store (all by default; a

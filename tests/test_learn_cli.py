@@ -74,7 +74,7 @@ def test_adapt_and_predict_round_trip(model_dir: Path, stores: dict, tmp_path: P
     measured = _write(tmp_path / "new.csv", {n: held[n] for n in _signature(model_dir)})
     result = _run("adapt", model_dir, "--measurements", measured, "-o", tmp_path / "dev")
     assert result.exit_code == 0, result.output
-    assert "fit score" in result.output and "re-measure" not in result.output
+    assert "fit: placement" in result.output and "re-measure" not in result.output
     assert hasattr(load_device_model(tmp_path / "dev"), "to_exportable")
     result = _run("predict", tmp_path / "dev", "--store", stores["train"], "--csv",
                   tmp_path / "pred.csv")

@@ -165,8 +165,9 @@ def adapt(model_dir: str | None, population: str | None, measurements: str | Non
     echo(f"adapted {population or model_dir} from {result['measured_networks']} "
          f"measurements -> {out_dir}")
     if result["fit_score"]:
-        echo("fit score: " + json.dumps({k: round(v, 4) for k, v in
-                                         result["fit_score"].items()}))
+        from dnncost.learn.workflow import describe_fit
+
+        echo(f"fit: {describe_fit(result['fit_score'])}")
     if result["warning"]:
         click.echo(f"dnncost: warning: {result['warning']}", err=True)
 
