@@ -77,10 +77,11 @@ def run_farm(store_path: str | Path, runners: Sequence[Runner], networks: list[N
 
 
 def format_summary(summaries: Sequence[DeviceSummary]) -> str:
-    """The end-of-sweep table: device, done, failed, skipped, pending, minutes, status."""
-    header = ("device", "done", "failed", "skipped", "pending", "minutes", "status")
-    rows = [(s.device_id, str(s.done), str(s.failed), str(s.skipped), str(s.pending),
-             f"{s.seconds / 60:.1f}", s.status) for s in summaries]
+    """The end-of-sweep table: device, done, failed, skipped (measured before), no file
+    (none of the runner's format), pending, minutes, status."""
+    header = ("device", "done", "failed", "skipped", "no file", "pending", "minutes", "status")
+    rows = [(s.device_id, str(s.done), str(s.failed), str(s.skipped), str(s.no_file),
+             str(s.pending), f"{s.seconds / 60:.1f}", s.status) for s in summaries]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]
              for r in [header, *rows]]

@@ -48,7 +48,8 @@ class DeviceSummary:
     device_id: str
     done: int = 0
     failed: int = 0
-    skipped: int = 0
+    skipped: int = 0  # measured before, in this config
+    no_file: int = 0  # networks without a file of the runner's format
     remeasured: int = 0
     pending: int = 0
     seconds: float = 0.0
@@ -137,7 +138,9 @@ class Sweep:
         self.config = self.runner.setup(device.abi)
         self.summary.config_hash = config_hash(self.config)
         todo = self.pending()
-        self.summary.skipped = len(self.networks) - len(todo)
+        with_file = sum(1 for n in self.networks if file_of(n, self.runner.file_format))
+        self.summary.skipped, self.summary.no_file = with_file - len(todo), \
+            len(self.networks) - with_file
         self.summary.pending = len(todo)
         self.on_start(len(todo))
         if not todo:

@@ -14,6 +14,7 @@ from dnncost.records import RunStats
 from dnncost.bench.protocol import (RunConfig, benchmark_command, big_core_mask, drifted,
                                     shuffled)
 from dnncost.bench.runner import Outcome
+from dnncost.bench.farm import format_summary
 from dnncost.bench.sweep import Sweep, SweepOptions
 from dnncost.errors import InputError, ToolError
 from dnncost.records import Device, Network, NetworkFile, sha256_file
@@ -94,6 +95,11 @@ def test_resume_measures_only_what_is_pending(tmp_path):
         assert (summary.done, summary.skipped) == (4, 2)
         assert sorted(first.calls + second.calls) == sorted(n.name for n in NETWORKS)
         assert store.count("measurements") == 6
+        fileless = Network("id-nofile", "net-nofile", "tiny")
+        store.put_network(fileless)
+        third = Sweep(store, ScriptedDevice(range(0)), NETWORKS + [fileless], options).run()
+        assert (third.done, third.skipped, third.no_file) == (0, 6, 1)
+        assert "no file" in format_summary([third]).splitlines()[0]
 
 
 def test_protocol_helpers():
