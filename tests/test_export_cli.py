@@ -121,3 +121,4 @@ def test_predict_takes_tflite_files_through_the_onnx_and_the_device_model(
         result = CliRunner().invoke(cli, ["predict", str(model), "--specs", "-"],
                                     input="r32 conv_k3_s2_c8\x1c\n")
         assert result.exit_code == 2 and "holds '\\x1c'" in result.output, result.output
+        assert "line 1: network spec" in result.output

@@ -232,6 +232,7 @@ def _spec_latencies(model: str, lines: Any) -> Iterator[float]:
     from dnncost.learn.features import spec_features
     from dnncost.learn.ranges import range_warning
 
+    from dnncost.errors import InputError
     from dnncost.export.runtime import ASCII_SPACES
 
     specs: list[str] = []
@@ -247,11 +248,14 @@ def _spec_latencies(model: str, lines: Any) -> Iterator[float]:
         from dnncost.learn.workflow import spec_predictor
 
         predict, ranges = spec_predictor(model)
-        for line in lines:
+        for number, line in enumerate(lines, start=1):
             spec = line.strip(ASCII_SPACES)
             if spec and not spec.startswith("#"):
                 specs.append(spec)
-                yield predict(spec)
+                try:
+                    yield predict(spec)
+                except InputError as exc:  # named by its line, as the .onnx path does
+                    raise InputError(f"line {number}: {exc}") from None
     warning = range_warning(spec_features(specs), ranges) if ranges and specs else None
     if warning:
         click.echo(f"dnncost: warning: {warning}", err=True)
