@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -63,6 +64,20 @@ CREATE TABLE IF NOT EXISTS canaries (
 
 
 
+def _wal(db: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch ``db`` to WAL. SQLite answers "database is locked" at once, without its busy
+    timeout, while another process makes the same new file WAL: retry for ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Store(Reads, Writes):
     """A dnncost dataset store at ``path``; ``create=False`` refuses a missing file."""
 
@@ -101,7 +116,7 @@ class Store(Reads, Writes):
         if writable:
             db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
             try:
-                db.execute("PRAGMA journal_mode=WAL")
+                _wal(db)
             except sqlite3.OperationalError as exc:  # read-only media despite the mode bits
                 if "readonly" not in str(exc).replace(" ", "").replace("-", ""):
                     raise
