@@ -56,7 +56,8 @@ def default_map(group: click.Group, config: dict[str, Any]) -> dict[str, Any]:
     """Click's ``default_map`` for ``group`` built from a parsed config."""
     if not config:  # no file: nothing to load (and no command module imported)
         return {}
-    unknown = sorted(set(config) - set(_GLOBAL_KEYS) - set(group.list_commands(None)))  # type: ignore[arg-type]
+    commands = set(group.list_commands(None))  # type: ignore[arg-type]
+    unknown = sorted(set(config) - set(_GLOBAL_KEYS) - commands)
     if unknown:
         raise InputError(f"config has unknown top-level key(s) {', '.join(unknown)}: use "
                          f"{', '.join(_GLOBAL_KEYS)} or a [command] table")
@@ -125,8 +126,8 @@ def _walk(group: click.Group, sections: dict[str, Any], shared: dict[str, Any],
             given = {str(spellings[k].name): _checked(f"[{where}] {k}", spellings[k], v)
                      for k, v in section.items()}
             top = {param: key for key, param in _GLOBAL_KEYS.items()}
-            entry = {k: _checked(top[k], next(p for p in command.params if p.name == k), v)
-                     for k, v in shared.items() if k in {p.name for p in command.params}} | given
+            entry = {k: _checked(top[k], spellings[k], v) for k, v in shared.items()
+                     if k in spellings} | given
         if entry:
             mapping[name] = entry
     return mapping

@@ -21,9 +21,8 @@ import numpy as np
 
 from dnncost.errors import InputError, ModelError
 from dnncost.export.metadata import INPUT_NAME, OUTPUT_NAME, PREFIX, ModelInfo, parse_metadata
+from dnncost.gen.spec import ASCII_SPACES
 from dnncost.records import Layer
-
-ASCII_SPACES = " \t\n\r\x0b\x0c"
 
 
 def _session(model: str | bytes, threads: int) -> Any:

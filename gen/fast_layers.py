@@ -20,7 +20,7 @@ import numpy as np
 
 from dnncost.encoding import COLUMNS
 from dnncost.errors import InputError
-from dnncost.gen.spec import parse_spec
+from dnncost.gen.spec import ASCII_SPACES, parse_spec
 from dnncost.gen.stage_cache import StageCache
 
 SMALL_BATCH = 8
@@ -32,12 +32,9 @@ def _expanded(text: str) -> str:
     """The token form of a NAS-Bench-201 / FBNet architecture string (itself if it is
     malformed: the reference way then names the problem)."""
     from dnncost.gen.archs import arch_spec
-    from dnncost.gen.spec import plain_text
 
-    if not plain_text(text):  # strip() would take non-ASCII spaces off: the reference way
-        return text
-    try:
-        return arch_spec(text.strip()).to_string()
+    try:  # ASCII spaces only: arch_spec refuses any other character, as parse_spec does
+        return arch_spec(text.strip(ASCII_SPACES)).to_string()
     except InputError:
         return text
 

@@ -223,6 +223,7 @@ def _stage_token(stage: Stage) -> str:
 
 
 HEAD = re.compile(r"r([0-9]+)(?:_i([0-9]+))?")  # a spec's first token: resolution, channels
+ASCII_SPACES = " \t\n\r\x0b\x0c"  # between tokens, and what may be stripped around a spec
 _PYTHON_ONLY_SPACES = "\x1c\x1d\x1e\x1f"  # str.split() splits at these; JavaScript does not
 _FIELD = re.compile(r"^(se|[a-z])(.+)$")
 _PADDINGS = {"same": True, "valid": False}
@@ -280,9 +281,10 @@ def plain_text(text: str) -> bool:
 def check_plain(text: str) -> None:
     """InputError unless :func:`plain_text` holds for ``text``."""
     if not plain_text(text):
-        where = next(i for i, ch in enumerate(text) if not ch.isascii() or ch in _PYTHON_ONLY_SPACES)
-        raise InputError(f"network spec {text[:60]!r} holds {text[where]!r} at position {where}: "
-                         "write specs in ASCII, tokens separated by spaces")
+        where = next(i for i, ch in enumerate(text)
+                     if not ch.isascii() or ch in _PYTHON_ONLY_SPACES)
+        raise InputError(f"network spec {text[:60]!r} holds {text[where]!r} at position "
+                         f"{where}: write specs in ASCII, tokens separated by spaces")
 
 
 def parse_spec(text: str) -> NetworkSpec:

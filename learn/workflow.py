@@ -115,12 +115,11 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
     if measurements is None and manifest["mode"] != "combined":
         raise InputError("give --measurements NEW.csv: the device's latencies of the "
                          "signature networks (signature.json of the model directory)")
-    measured = read_latency_csv(measurements) if measurements is not None else {}
-    hardware = device is not None and bool(device.max_freq_mhz or device.ram_mb or device.cores
-                                           or device.info.get("cpu"))
-    if not measured and not hardware:
+    if measurements is None and not (device is not None and (
+            device.max_freq_mhz or device.ram_mb or device.cores or device.info.get("cpu"))):
         raise InputError("a combined-mode model needs the device's hardware (--max-freq-mhz, "
                          "--ram-mb, --cores, --cpu) or its --measurements")
+    measured = read_latency_csv(measurements) if measurements is not None else {}
     unknown = [n for n in measured if n not in set(trained.network_names)]
     if unknown:
         raise InputError(f"unknown network(s) {', '.join(unknown[:5])} in {measurements}: "
@@ -152,7 +151,8 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
                    for n in sorted(off, key=lambda n: -abs(off[n]))}
     warnings = []
     kinds = manifest.get("device_types") or []
-    typed = device is not None and any(device.info.get(k) for k in ("device_type", "kind", "source"))
+    typed = device is not None and any(device.info.get(key) for key in
+                                       ("device_type", "kind", "source"))  # else unknown
     if typed and kinds and device_type(device) not in kinds:  # type: ignore[arg-type]
         kind = device_type(device)
         warnings.append(f"this device is {'an' if kind[0] in 'aeiou' else 'a'} {kind} device, "

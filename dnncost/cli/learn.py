@@ -102,10 +102,9 @@ def evaluate(modes: tuple[str, ...], models: tuple[str, ...], samplings: tuple[s
     --signature-size 10 -o reports/eval
     """
     from dnncost.learn.dataset import load_dataset
+    from dnncost.errors import InputError
     from dnncost.learn.report import grid, is_iiswc, markdown_table, run_grid, write_report
     from dnncost.learn.training import TrainOptions
-
-    from dnncost.errors import InputError
 
     if set(modes) == {"individual"} and set(regimes) == {"seen"}:
         raise InputError("individual mode fits each device on the networks it would be "
@@ -199,10 +198,6 @@ def predict(model: str, networks: str | None, specs_path: Any, tflite_paths: tup
     if networks is not None and not [n for n in networks.split(",") if n.strip()]:
         raise InputError(f"--networks {networks!r} names no network: give names, comma "
                          "separated")
-    if tflite_paths:
-        from dnncost.learn.workflow import tflite_predictions
-
-        rows = tflite_predictions(model, tflite_paths)
     if specs_path is not None:
         try:
             for ms in _spec_latencies(model, specs_path):
@@ -211,7 +206,11 @@ def predict(model: str, networks: str | None, specs_path: Any, tflite_paths: tup
             raise InputError("the spec lines are not UTF-8 text: send spec strings, one a "
                              "line") from None
         return
-    if not tflite_paths:
+    if tflite_paths:
+        from dnncost.learn.workflow import tflite_predictions
+
+        rows = tflite_predictions(model, tflite_paths)
+    else:
         from dnncost.learn.workflow import predict_rows
 
         names = [n.strip() for n in networks.split(",") if n.strip()] if networks else None
@@ -229,11 +228,10 @@ def predict(model: str, networks: str | None, specs_path: Any, tflite_paths: tup
 def _spec_latencies(model: str, lines: Any) -> Iterator[float]:
     """Each spec line's latency as it comes; then a warning for the specs that lie outside
     the training networks' range."""
+    from dnncost.errors import InputError
+    from dnncost.gen.spec import ASCII_SPACES
     from dnncost.learn.features import spec_features
     from dnncost.learn.ranges import range_warning
-
-    from dnncost.errors import InputError
-    from dnncost.export.runtime import ASCII_SPACES
 
     specs: list[str] = []
     if model.endswith(".onnx"):
