@@ -73,6 +73,10 @@ class AdbServer:
         env = {k: v for k, v in os.environ.items() if k != "ANDROID_SERIAL"}
         env["ANDROID_ADB_SERVER_PORT"] = str(self.port)
         env["ADB_LIBUSB"] = "0"  # no USB scan: start-server takes 20 ms instead of 3 s
+        # No scan of the emulator ports 5555-5585 either: an emulator someone runs there
+        # (`python -m emulator --port 5555`) joined test servers as emulator-5554.
+        # (ADB_LOCAL_TRANSPORT_MAX_PORT would race: adb reads it after its scan starts.)
+        env["ADB_EMU"] = "0"
         return env
 
     def adb(self, *args: str, timeout: float = 30, adb_path: Optional[str] = None
