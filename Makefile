@@ -51,7 +51,7 @@ bench: $(STAMP)
 # One phone, one command: its signature measured, the population model adapted to it.
 phone: $(STAMP)
 	@test "$(DEVICE)" != local || { echo "pass your phone: make phone DEVICE=SERIAL (see adb devices)"; exit 2; }
-	$(DNNCOST) phone $(DEVICE) --store $(STORE)
+	$(DNNCOST) phone $(DEVICE) --store $(STORE) $(if $(BENCHMARK_BINARY),--benchmark-binary $(BENCHMARK_BINARY))
 
 # The embedded IISWC phones (IISWC_DIR=DIR: the published dataset there instead).
 import-iiswc: $(STAMP)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -15,6 +16,8 @@ from dnncost.bench.runner import Runner
 from dnncost.bench.sweep import DeviceSummary, Sweep, SweepOptions
 from dnncost.records import Measurement, Network
 from dnncost.store import Store
+
+PLAIN_PROGRESS_S = 30.0  # without a terminal, a progress line this often
 
 
 def _worker(store_path: Path, runner: Runner, networks: list[Network], options: SweepOptions,
@@ -25,10 +28,17 @@ def _worker(store_path: Path, runner: Runner, networks: list[Network], options: 
     bar = tqdm(total=0, desc=runner.device_id, position=position, unit="net",
                disable=None if show_progress else True,  # None: off unless a terminal
                dynamic_ncols=True, leave=True)
+    plain = show_progress and bar.disable  # no terminal: a line now and then instead
+    last_line, total, done = [time.monotonic()], [0], set()  # a disabled bar counts nothing
 
-    def started(total: int) -> None:
+    def note(text: str) -> None:
+        if show_progress:
+            tqdm.write(f"{sweep.summary.device_id}: {text}", file=sys.stderr)
+
+    def started(count: int) -> None:
         bar.set_description(sweep.summary.device_id)
-        bar.reset(total=total)
+        bar.reset(total=count)
+        total[0] = count
 
     def finished(measurement: Measurement) -> None:
         bar.update(1)
@@ -36,10 +46,16 @@ def _worker(store_path: Path, runner: Runner, networks: list[Network], options: 
         if show_output and measurement.raw_output:
             tqdm.write(f"--- {runner.device_id} {measurement.network_id}\n"
                        f"{measurement.raw_output.rstrip()}", file=sys.stderr)
+        first = measurement.network_id not in done  # not a re-measurement after a drift
+        done.add(measurement.network_id)
+        if plain and first and (time.monotonic() - last_line[0] >= PLAIN_PROGRESS_S
+                                or len(done) == total[0]):
+            last_line[0] = time.monotonic()
+            note(f"{len(done)}/{total[0]} measured ({sweep.summary.failed} failed)")
 
     try:
         with Store(store_path) as store:
-            sweep = Sweep(store, runner, networks, options, stop, started, finished)
+            sweep = Sweep(store, runner, networks, options, stop, started, finished, note)
             results[position] = sweep.run()
     except Exception as exc:  # a broken device must not stop the others
         results[position] = DeviceSummary(runner.device_id, status=f"failed: {exc}")

@@ -98,11 +98,13 @@ class Sweep:
     def __init__(self, store: Store, runner: Runner, networks: list[Network],
                  options: SweepOptions, stop: threading.Event | None = None,
                  on_start: Callable[[int], None] | None = None,
-                 on_result: Callable[[Measurement], None] | None = None) -> None:
+                 on_result: Callable[[Measurement], None] | None = None,
+                 on_note: Callable[[str], None] | None = None) -> None:
         self.store, self.runner, self.networks, self.options = store, runner, networks, options
         self.stop = stop or threading.Event()
         self.on_start = on_start or (lambda total: None)
         self.on_result = on_result or (lambda m: None)
+        self.on_note = on_note or (lambda text: None)  # what the sweep does besides runs
         self.summary = DeviceSummary(runner.device_id)
         self.config: dict = {}
         self._seq = 0
@@ -158,8 +160,12 @@ class Sweep:
             batch_end = len(since_good) >= self.options.canary_every or index == len(todo) - 1
             if canary is None or not batch_end:
                 continue
-            if drifted(reference, self._canary(canary, reference, since_good),
-                       self.options.drift_tolerance):
+            now_ms = self._canary(canary, reference, since_good)
+            if drifted(reference, now_ms, self.options.drift_tolerance):
+                self.on_note(f"the canary drifted ({now_ms or float('nan'):.4g} ms against "
+                             f"{reference or float('nan'):.4g} ms): resting "
+                             f"{self.options.drift_cooldown_s or 0:.0f} s, then measuring "
+                             f"the last {len(since_good)} networks again")
                 self._sleep(self.options.drift_cooldown_s or 0.0)
                 self._wait_cool()
                 self._canary(canary)

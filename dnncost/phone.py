@@ -65,8 +65,9 @@ def _measure(options: PhoneOptions, names: list[str], show_progress: bool
                    options.benchmark_binary, show_progress=show_progress)
     summary = report.summaries[0]
     if summary.status != "ok":
+        todo = "reconnect it" if summary.status.startswith("gone") else "fix that"
         raise DeviceError(f"phone {options.serial} did not finish ({summary.status}): "
-                          f"reconnect it and run the same command again; the "
+                          f"{todo} and run the same command again; the "
                           f"{summary.done} networks measured are kept")
     with Store(options.store_path) as store:
         device = next(d for d in store.devices() if d.id == summary.device_id)

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from dnncost.learn.features import FEATURE_NAMES
+from dnncost.learn.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES
 
 
 def feature_ranges(features: np.ndarray) -> dict[str, list[float]]:
@@ -35,7 +35,25 @@ def range_warning(features: np.ndarray, ranges: dict[str, Any] | None,
         return None
     row, column = np.unravel_index(np.nanargmax(np.where(outside[:, None], excess, -np.inf)),
                                    excess.shape)
-    name = names[column] if column < len(names) else f"feature {column}"
+    what, value, lowest, highest = _in_words(names, column, rows[row, column], low[column],
+                                             high[column])
     return (f"{int(outside.sum())} of {len(rows)} networks lie outside the training "
-            f"networks' range (e.g. {name} {rows[row, column]:.4g}, trained on "
-            f"{low[column]:.4g}..{high[column]:.4g}): their predictions are extrapolations")
+            f"networks' range (e.g. {what} {value}, the training networks' "
+            f"{lowest if lowest == highest else f'{lowest} to {highest}'}): their "
+            "predictions are extrapolations")
+
+
+def _in_words(names: Sequence[str], column: int, *values: float) -> tuple[str, ...]:
+    """A feature as its description says it, with its values unlogged where it is a
+    ``log(1 + x)`` (e.g. "pixels of the first layer's input", "9,216")."""
+    if names is not FEATURE_NAMES or column >= len(FEATURE_DESCRIPTIONS):
+        name = names[column] if column < len(names) else f"feature {column}"
+        return (name, *(f"{v:.4g}" for v in values))
+    text = FEATURE_DESCRIPTIONS[column]
+    if text.startswith("log(1 + ") and text.endswith(")"):
+        return (text[len("log(1 + "):-1], *(_amount(float(np.expm1(v))) for v in values))
+    return (text, *(_amount(v) for v in values))
+
+
+def _amount(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"

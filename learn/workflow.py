@@ -179,7 +179,7 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
     warning = "; ".join(warnings)
     model.info = {**dict(model.info), "fit_score": score, "warning": warning,
                   "suspect_measurements": suspect,
-                  "device": device.id if device else None,
+                  "device": device.id if device else Path(out_dir).resolve().name,
                   "signature_latency_ms": {n: measured[n] for n in trained.signature},
                   "calibration_shift_log": shift,
                   "measured_networks": len(measured), "model_dir": str(model_dir),
@@ -229,19 +229,27 @@ def predict_rows(device_model_dir: str | Path, store: Store,
 
 
 def tflite_predictions(model: str | Path, paths: Sequence[str | Path]
-                       ) -> list[tuple[str, float]]:
+                       ) -> tuple[list[tuple[str, float]], str | None]:
     """Predicted ``(path, latency_ms)`` of .tflite files, from their layer tables, by a
-    device model directory or an exported .onnx file."""
+    device model directory or an exported .onnx file; and the warning for files outside
+    the training networks' range (None when none is)."""
     from dnncost.gen.tflite_layers import tflite_layer_table
+    from dnncost.learn.features import features_matrix
+    from dnncost.learn.ranges import range_warning
 
     tables = [tflite_layer_table(path) for path in paths]
     if str(model).endswith(".onnx"):
         from dnncost.export.runtime import Predictor
 
-        predicted = Predictor.load(model).predict_layers(tables)
+        predictor = Predictor.load(model)
+        predicted = predictor.predict_layers(tables)
+        ranges = predictor.model_metadata.get("feature_ranges")
     else:  # named by path: never a training network's name, so read from the table
-        predicted = load_device_model(model).predict_ms(tables, [f"file:{p}" for p in paths])
-    return [(str(p), float(ms)) for p, ms in zip(paths, predicted)]
+        device_model = load_device_model(model)
+        predicted = device_model.predict_ms(tables, [f"file:{p}" for p in paths])
+        ranges = dict(device_model.info).get("feature_ranges")
+    warning = range_warning(features_matrix(tables), ranges) if ranges else None
+    return [(str(p), float(ms)) for p, ms in zip(paths, predicted)], warning
 
 
 def spec_predictor(device_model_dir: str | Path) -> tuple[Callable[[str], float],

@@ -69,7 +69,8 @@ def test_drift_triggers_remeasure_of_the_networks_since_the_last_good_canary(tmp
     with Store(tmp_path / "s.sqlite") as store:
         for network in NETWORKS:
             store.put_network(network)
-        summary = Sweep(store, device, NETWORKS, options).run()
+        notes: list[str] = []
+        summary = Sweep(store, device, NETWORKS, options, on_note=notes.append).run()
         rows = {m.network_id: m.median_ms for m in store.measurements()}
         canaries = [r["median_ms"] for r in store.rows("SELECT * FROM canaries ORDER BY seq")]
     order = shuffled([n.id for n in NETWORKS], 5, "scripted")
@@ -79,6 +80,24 @@ def test_drift_triggers_remeasure_of_the_networks_since_the_last_good_canary(tmp
     assert (summary.done, summary.remeasured, summary.status) == (6, 3, "ok")
     assert canaries == [1.0, 1.0, 1.4, 1.0, 1.0]
     assert rows == {n.id: 1.0 + i for i, n in enumerate(NETWORKS)}  # no hot value kept
+    assert notes == ["the canary drifted (1.4 ms against 1 ms): resting 0 s, then measuring "
+                     "the last 3 networks again"]  # what the user is told while it rests
+
+
+def test_without_a_terminal_the_farm_prints_a_progress_line(tmp_path, capsys):
+    from dnncost.bench import farm
+
+    options = SweepOptions(seed=5, canary_every=3, drift_tolerance=0.05, drift_cooldown_s=0)
+    with Store(tmp_path / "s.sqlite") as store:
+        for network in NETWORKS:
+            store.put_network(network)
+    [summary] = farm.run_farm(tmp_path / "s.sqlite", [ScriptedDevice(range(5, 9))], NETWORKS,
+                              options, show_progress=True)  # pytest's stderr is no terminal
+    assert summary.remeasured == 3
+    shown = capsys.readouterr().err.splitlines()
+    # a line at the end (and every 30 s); the 3 re-measured networks are not counted twice
+    assert [line for line in shown if "measured (" in line] == ["scripted: 6/6 measured (0 failed)"]
+    assert any(line.startswith("scripted: the canary drifted") for line in shown)
 
 
 def test_resume_measures_only_what_is_pending(tmp_path):

@@ -76,6 +76,8 @@ def test_adapt_and_predict_round_trip(model_dir: Path, stores: dict, tmp_path: P
     assert result.exit_code == 0, result.output
     assert "fit: placement" in result.output and "re-measure" not in result.output
     assert hasattr(load_device_model(tmp_path / "dev"), "to_exportable")
+    # without --device, the device is named by its directory (the .onnx metadata says it)
+    assert load_device_model(tmp_path / "dev").info["device"] == "dev"
     result = _run("predict", tmp_path / "dev", "--store", stores["train"], "--csv",
                   tmp_path / "pred.csv")
     assert result.exit_code == 0, result.output

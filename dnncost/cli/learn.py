@@ -209,7 +209,9 @@ def predict(model: str, networks: str | None, specs_path: Any, tflite_paths: tup
     if tflite_paths:
         from dnncost.learn.workflow import tflite_predictions
 
-        rows = tflite_predictions(model, tflite_paths)
+        rows, warning = tflite_predictions(model, tflite_paths)
+        if warning:
+            click.echo(f"dnncost: warning: {warning}", err=True)
     else:
         from dnncost.learn.workflow import predict_rows
 
