@@ -44,10 +44,32 @@ def nb201_code(arch: str) -> str:
              for m in node if m}
     if len(nodes) != 3 or any(m is None for node in edges for m in node) \
             or set(found) != set(CELL_EDGES) or not set(found.values()) <= set(CELL_OP_NAMES):
-        raise InputError(f"{arch[:100]!r} is not a NAS-Bench-201 architecture string: write "
-                         "e.g. |nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+"
-                         "|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
+        raise InputError(f"{arch[:100]!r} is not a NAS-Bench-201 architecture string "
+                         f"({_nb201_problem(nodes)}): write e.g. |nor_conv_3x3~0|+"
+                         "|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
+                         "skip_connect~2|")
     return "".join(str(CELL_OP_NAMES.index(found[edge])) for edge in CELL_EDGES)
+
+
+def _nb201_problem(nodes: list[str]) -> str:
+    """What is wrong in a string that is not a NAS-Bench-201 architecture, first thing
+    first: the node count, an edge's form, its op, its input node."""
+    if len(nodes) != 3:
+        return f"{len(nodes)} node(s) joined by '+', where a cell has 3"
+    for i, node in enumerate(nodes, start=1):
+        edges = node.strip().strip("|").split("|")
+        for edge in edges:
+            match = _NB201_EDGE.fullmatch(edge)
+            if match is None:
+                return f"node {i}'s edge {edge[:40]!r} is not OP~INPUT"
+            if match.group(1) not in CELL_OP_NAMES:
+                return f"{match.group(1)[:40]!r} is not one of {', '.join(CELL_OP_NAMES)}"
+            if int(match.group(2)) >= i:
+                return f"node {i} takes its inputs from nodes 0 to {i - 1}, not {edge!r}"
+        inputs = sorted(int(e.rsplit("~", 1)[1]) for e in edges)
+        if inputs != list(range(i)):
+            return f"node {i} needs one edge from each of nodes 0 to {i - 1}"
+    return "its edges are not the cell's 6"
 
 
 def nb201_arch(code: str) -> str:

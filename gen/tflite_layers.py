@@ -11,6 +11,7 @@ shuffle).
 from __future__ import annotations
 
 import math
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +100,10 @@ def tflite_layer_table(path: str | Path) -> list[Layer]:
     except InputError:
         raise
     except Exception as exc:  # truncated or corrupt buffers raise struct/index errors
+        what = "a read past its end" if isinstance(exc, (struct.error, IndexError)) \
+            else type(exc).__name__
         raise InputError(f"{path} is a corrupt TFLite model (truncated, or its tables point "
-                         f"outside the file: {type(exc).__name__}): re-export or re-download "
-                         "it") from None
+                         f"outside the file: {what}): re-export or re-download it") from None
 
 
 def _layers(reader: _Reader) -> list[Layer]:

@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # training and scoring import scipy and sklearn: only `train`
 MAHALANOBIS_WARNING = 3.0
 RESIDUAL_WARNING = 3.0  # times the training devices' RMS residual
 SUSPECT_RATIO = 1.5  # a measurement this many times off what its others imply is suspect
+UNIT_RATIO = 200.0  # a device this many times slower (or faster) than the training ones:
+#                      microseconds (1000x) or seconds (0.001x) given as milliseconds?
 
 
 def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path,
@@ -159,6 +161,12 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
                         f"the model learned from "
                         f"{' and '.join(k + 's' for k in kinds)} only: its predictions are "
                         "extrapolations, not the accuracy measured on those")
+    if trained.factors is not None and measured:
+        ratio = _speed_ratio(trained, measured)
+        if not 1 / UNIT_RATIO < ratio < UNIT_RATIO:
+            warnings.append(f"the measurements are {ratio:.3g}x the training devices' "
+                            "typical latency: are they milliseconds? (latency_ms; a value "
+                            "in microseconds is 1000x, in seconds 0.001x)")
     if score and (score["mahalanobis"] > MAHALANOBIS_WARNING or score["rms_residual_log"]
                   > RESIDUAL_WARNING * score["train_rms_residual_log"]):
         warnings.append("this device looks unlike every training device (a little core, a "
@@ -226,6 +234,13 @@ def predict_rows(device_model_dir: str | Path, store: Store,
     predicted = model.predict_ms(tables.select(keep), [n.name for n in networks])
     return [(n.name, float(ms)) for n, ms in zip(networks, predicted)]
 
+
+
+def _speed_ratio(trained: Any, measured: Mapping[str, float]) -> float:
+    """The device's median latency ratio to the training devices' mean on its networks."""
+    where = [trained.network_names.index(n) for n in measured]
+    log_ratio = np.log(list(measured.values())) - trained.factors.mean_log_ms[where]
+    return float(np.exp(np.median(log_ratio)))
 
 
 def tflite_predictions(model: str | Path, paths: Sequence[str | Path]

@@ -118,8 +118,10 @@ def test_truncated_tflite_is_an_input_error(generated, tmp_path: Path) -> None:
     source = Path(next(iter(_files(generated[0]).values()))["tflite-int8"])
     broken = tmp_path / "broken.tflite"
     broken.write_bytes(source.read_bytes()[:2000])
-    with pytest.raises(InputError, match="broken.tflite"):
+    with pytest.raises(InputError, match="broken.tflite") as error:
         tflite_layer_table(broken)
+    assert "corrupt TFLite model (truncated, or its tables point outside the file: a read " \
+        "past its end)" in str(error.value)
 
 
 def test_keras_mobilenet_v2_converts_with_the_published_macs(tmp_path: Path) -> None:

@@ -75,6 +75,7 @@ def test_adapt_and_predict_round_trip(model_dir: Path, stores: dict, tmp_path: P
     result = _run("adapt", model_dir, "--measurements", measured, "-o", tmp_path / "dev")
     assert result.exit_code == 0, result.output
     assert "fit: placement" in result.output and "re-measure" not in result.output
+    assert "milliseconds?" not in result.output
     assert hasattr(load_device_model(tmp_path / "dev"), "to_exportable")
     # without --device, the device is named by its directory (the .onnx metadata says it)
     assert load_device_model(tmp_path / "dev").info["device"] == "dev"
@@ -115,6 +116,16 @@ def test_adapt_names_a_measurement_its_others_do_not_explain(model_dir: Path, st
     assert f"{sig[2]} measured" in result.output and "re-measure" in result.output
     suspect = load_device_model(tmp_path / "dev").info["suspect_measurements"]
     assert list(suspect)[0] == sig[2] and 0.5 * factor < suspect[sig[2]] < 2 * factor
+
+
+@pytest.mark.parametrize("unit", [1000.0, 0.001])  # microseconds, seconds typed as ms
+def test_adapt_asks_whether_latencies_a_thousand_times_off_are_milliseconds(
+        model_dir: Path, stores: dict, tmp_path: Path, unit: float) -> None:
+    scaled = {n: stores["held"][n] * unit for n in _signature(model_dir)}
+    result = _run("adapt", model_dir, "--measurements", _write(tmp_path / "s.csv", scaled),
+                  "-o", tmp_path / "dev")
+    assert result.exit_code == 0, result.output
+    assert "the training devices' typical latency: are they milliseconds?" in result.output
 
 
 @pytest.mark.parametrize("case", ["missing", "unknown", "nonpositive", "in_training",

@@ -30,6 +30,17 @@ def test_nasbench201_strings_round_trip_and_name_their_networks() -> None:
     assert parse_spec(arch).to_string() == parse_spec(parse_spec(arch).to_string()).to_string()
     with pytest.raises(InputError, match="not a NAS-Bench-201 architecture"):
         parse_spec("|nor_conv_3x3~0|+|conv_7x7~0|none~1|")
+    # the message names the first thing wrong: a mistyped op, an input node out of range
+    for wrong, why in ((arch.replace("skip_connect~0", "skip_conect~0"),
+                        "'skip_conect' is not one of none, skip_connect,"),
+                       (arch.replace("skip_connect~2", "skip_connect~3"),
+                        "node 3 takes its inputs from nodes 0 to 2, not 'skip_connect~3'"),
+                       (arch.replace("avg_pool_3x3~1", "avg_pool_3x3~0"),
+                        "node 2 needs one edge from each of nodes 0 to 1"),
+                       (arch.rsplit("+", 1)[0], "2 node(s) joined by '+', where a cell has 3")):
+        with pytest.raises(InputError) as error:
+            parse_spec(wrong)
+        assert f"architecture string ({why}" in str(error.value)
 
 
 def test_nasbench201_macs_and_parameters_by_hand() -> None:

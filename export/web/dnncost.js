@@ -293,6 +293,15 @@
 
   // ---- .tflite (gen/tflite_layers.py: the fields read by their schema slots) ------------
   function tfliteRows(buffer) {
+    try {
+      return readTflite(buffer);
+    } catch (e) { // DataView's RangeError: an offset outside the buffer
+      if (e instanceof RangeError) fail('a corrupt TFLite model (truncated, or its tables point outside the file): re-export or re-download it');
+      throw e;
+    }
+  }
+
+  function readTflite(buffer) {
     const v = new DataView(buffer instanceof ArrayBuffer ? buffer : buffer.buffer,
       buffer.byteOffset || 0, buffer.byteLength);
     if (v.byteLength < 8 || String.fromCharCode(...new Uint8Array(v.buffer, v.byteOffset + 4, 4)) !== 'TFL3') {

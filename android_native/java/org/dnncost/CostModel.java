@@ -66,8 +66,21 @@ public final class CostModel {
     /**
      * Prints the predicted ms of each line of a features CSV, or with {@code --layers}
      * of each network of a layers CSV (network, then 14 numbers per line): a quick check.
+     * A missing file or a bad line is one line on stderr and exit status 2.
      */
-    public static void main(String[] args) throws IOException {
+    public static void main(String[] args) {
+        try {
+            run(args);
+        } catch (IOException | IllegalArgumentException | IllegalStateException e) {
+            System.err.println("dnncost: error: " + e.getMessage());
+            System.exit(2);
+        }
+    }
+
+    private static void run(String[] args) throws IOException {
+        if (args.length == 0) {
+            throw new IllegalArgumentException("pass a features CSV, or --layers LAYERS_CSV");
+        }
         boolean layers = args.length == 2 && args[0].equals("--layers");
         List<Float> values = new ArrayList<>();
         List<Long> index = new ArrayList<>();
