@@ -12,6 +12,7 @@ Every step reuses what the store already holds, so a second run is quick.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -161,13 +162,17 @@ def held_out_check(options: DemoOptions, device_id: str,
 def run_demo(options: DemoOptions, echo: Callable[[str], None] = print,
              show_progress: bool = True) -> dict[str, Any]:
     """Steps 1-4; returns the evaluation (also written into the report)."""
-    from dnncost.learn.dataset import load_dataset
+    from dnncost.learn.dataset import config_hashes, load_dataset, other_configs
     from dnncost.report import build_report
 
     echo(f"[1/4] data: {collect(options, show_progress)}")
     out = Path(options.out_dir)
     with Store(options.store_path) as store:
         data = load_dataset(store)
+        for other in other_configs(store, config_hashes(store)):  # e.g. a phone of `phone`
+            echo(f"  left out: {other['n']} measurements under another config "
+                 f"({json.dumps(other['config'], sort_keys=True)[:160]}); devices are "
+                 "evaluated beside devices measured the same way")
     if all(d.info.get("kind") == "local" for d in data.devices):
         data = replace(data, device_groups=data.device_ids)  # each profile is a device
     if len(set(data.device_groups)) < 3:

@@ -90,7 +90,7 @@ def run_phone(options: PhoneOptions, echo: Callable[[str], None] = print,
     from dnncost.export.runtime import Predictor
     from dnncost.learn.evaluation import metrics
     from dnncost.learn.population_model import population_model
-    from dnncost.learn.workflow import adapt_to_dir
+    from dnncost.learn.workflow import adapt_to_dir, describe_fit
     from dnncost.store import Store
 
     population = population_model(echo=echo)
@@ -117,9 +117,7 @@ def run_phone(options: PhoneOptions, echo: Callable[[str], None] = print,
     echo(f"[3/3] {onnx_path} (device model: {device_dir})")
     score = adapted["fit_score"]
     if score:
-        echo(f"fit: placement {score['mahalanobis']:.2f} (Mahalanobis distance to the 84 "
-             f"phones; above 3 is unlike all of them), residual {score['rms_residual_log']:.3f} "
-             f"log ms (the phones': {score['train_rms_residual_log']:.3f})")
+        echo(f"fit: {describe_fit(score, 'the 84 phones')}")
     if adapted["warning"]:
         echo(f"warning: {adapted['warning']}")
     rows = [n for n in MOBILENETS if n in networks]

@@ -54,3 +54,20 @@ def test_second_run_reuses_everything(demo_run):
         after = store.rows("SELECT device_id, network_id, recorded_at FROM measurements")
     assert after == before  # nothing generated or measured again
     assert second["results"] == first["results"]  # seeded: the same evaluation
+
+
+def test_measurements_of_another_config_are_named_as_left_out(demo_run, tmp_path):
+    import shutil
+    from dataclasses import replace
+
+    options, _, _ = demo_run
+    shutil.copy(options.store_path, tmp_path / "s.sqlite")
+    with Store(tmp_path / "s.sqlite") as store:
+        measured = store.measurements()[0]
+        store.put_measurement(replace(measured, config={**measured.config, "precision": "fp32"}))
+    lines: list[str] = []
+    run_demo(replace(options, store_path=str(tmp_path / "s.sqlite"), out_dir=str(tmp_path)),
+             lines.append, show_progress=False)
+    [left_out] = [line for line in lines if "left out" in line]
+    assert left_out.startswith("  left out: 1 measurements under another config ({")
+    assert '"precision": "fp32"' in left_out and lines.index(left_out) == 1  # before [2/4]
