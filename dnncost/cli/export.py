@@ -29,7 +29,8 @@ def export_cmd(model_dir: str, out_path: str, fmt: str | None, device: str | Non
     from dnncost.export.pipeline import export_model_dir
 
     result = export_model_dir(model_dir, out_path, fmt, store_path, device)
-    echo(f"wrote {result.path} ({'C source' if result.kind == 'c' else 'ONNX, ' + result.kind}); parity on {result.rows_checked} networks, "
+    kind = "C source" if result.kind == "c" else f"ONNX, {result.kind}"
+    echo(f"wrote {result.path} ({kind}); parity on {result.rows_checked} networks, "
          f"max relative error {result.max_relative_error:.2g}")
 
 
