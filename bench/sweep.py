@@ -162,8 +162,8 @@ class Sweep:
                 continue
             now_ms = self._canary(canary, reference, since_good)
             if drifted(reference, now_ms, self.options.drift_tolerance):
-                self.on_note(f"the canary drifted ({now_ms or float('nan'):.4g} ms against "
-                             f"{reference or float('nan'):.4g} ms): resting "
+                self.on_note(f"the canary drifted ({now_ms:.4g} ms against "
+                             f"{reference:.4g} ms): resting "
                              f"{self.options.drift_cooldown_s or 0:.0f} s, then measuring "
                              f"the last {len(since_good)} networks again")
                 self._sleep(self.options.drift_cooldown_s or 0.0)

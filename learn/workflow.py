@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -142,11 +142,13 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
                                    measured, device)
     score: dict[str, Any] = {}
     suspect: dict[str, float] = {}
+    speed_ratio = 1.0  # median of the device's latencies over the training devices' mean
     if trained.factors is not None and measured:
         where = [trained.network_names.index(n) for n in measured]
-        args = (trained.factors, trained.factors.loadings[where],
-                trained.factors.mean_log_ms[where], np.log(list(measured.values())))
+        mean_log_ms, log_ms = trained.factors.mean_log_ms[where], np.log(list(measured.values()))
+        args = (trained.factors, trained.factors.loadings[where], mean_log_ms, log_ms)
         score = fit_score(*args)
+        speed_ratio = float(np.exp(np.median(log_ms - mean_log_ms)))
         off = {n: float(r) for n, r in zip(measured, measurement_residuals(*args))
                if abs(r) > math.log(SUSPECT_RATIO)}
         suspect = {n: float(f"{math.exp(off[n]):.3g}")
@@ -161,12 +163,10 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
                         f"the model learned from "
                         f"{' and '.join(k + 's' for k in kinds)} only: its predictions are "
                         "extrapolations, not the accuracy measured on those")
-    if trained.factors is not None and measured:
-        ratio = _speed_ratio(trained, measured)
-        if not 1 / UNIT_RATIO < ratio < UNIT_RATIO:
-            warnings.append(f"the measurements are {ratio:.3g}x the training devices' "
-                            "typical latency: are they milliseconds? (latency_ms; a value "
-                            "in microseconds is 1000x, in seconds 0.001x)")
+    if not 1 / UNIT_RATIO < speed_ratio < UNIT_RATIO:
+        warnings.append(f"the measurements are {speed_ratio:.3g}x the training devices' "
+                        "typical latency: are they milliseconds? (latency_ms; a value "
+                        "in microseconds is 1000x, in seconds 0.001x)")
     if score and (score["mahalanobis"] > MAHALANOBIS_WARNING or score["rms_residual_log"]
                   > RESIDUAL_WARNING * score["train_rms_residual_log"]):
         warnings.append("this device looks unlike every training device (a little core, a "
@@ -234,13 +234,6 @@ def predict_rows(device_model_dir: str | Path, store: Store,
     predicted = model.predict_ms(tables.select(keep), [n.name for n in networks])
     return [(n.name, float(ms)) for n, ms in zip(networks, predicted)]
 
-
-
-def _speed_ratio(trained: Any, measured: Mapping[str, float]) -> float:
-    """The device's median latency ratio to the training devices' mean on its networks."""
-    where = [trained.network_names.index(n) for n in measured]
-    log_ratio = np.log(list(measured.values())) - trained.factors.mean_log_ms[where]
-    return float(np.exp(np.median(log_ratio)))
 
 
 def tflite_predictions(model: str | Path, paths: Sequence[str | Path]
