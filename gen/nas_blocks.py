@@ -1,14 +1,15 @@
 """NAS-Bench-201's stages over the spec walker: its cell and its residual reduction block.
 
 A cell (Dong & Yang, ICLR 2020) has 4 nodes; node 0 is the cell's input, node ``i`` the
-sum of its edges ``i <- j`` (j < i), each one op on node ``j``. The rows are those of an
-inference graph of the reference implementation: ``nor_conv_kxk`` is a ReLU row and a
-kxk convolution (batch norm folded into its bias), ``avg_pool_3x3`` a 3x3 stride-1 SAME
-average pool (padding not counted, as NAS-Bench-201's), ``skip_connect`` no row, and
-``none`` drops the edge. A node no edge reaches holds zeros, and so does every edge out
-of it (the reference multiplies by zero): those edges have no rows either. A cell whose
-output no path reaches computes zeros: one ``zeros`` row (its input times 0). Sums
-chain ``add`` rows in edge order.
+sum of its edges ``i <- j`` (j < i), each one op on node ``j``. The rows are those of the
+reference implementation as it runs (NAS-Bench-201's ``InferCell``, eager PyTorch, the
+graph HELP and HW-NAS-Bench measured): every edge runs, whatever reaches its node.
+``nor_conv_kxk`` is a ReLU row and a kxk convolution (batch norm folded into its bias),
+``avg_pool_3x3`` a 3x3 stride-1 SAME average pool (padding not counted, as
+NAS-Bench-201's), ``skip_connect`` no row, and ``none`` a ``zeros`` row (its input times
+0, the reference's ``x.mul(0.)``). Sums chain ``add`` rows in edge order. Fitted to
+HELP's 21 settings, edge-op counts of this graph explain band Spearman 0.97 on average;
+counts of only the edges a live node feeds (a graph compiler's pruning) 0.87.
 """
 
 from __future__ import annotations
@@ -42,29 +43,29 @@ def walk_cell(walker: Walker, cell: Any) -> None:
     op = dict(zip(CELL_EDGES, _edge_ops(cell)))
     h, w, c = walker.h, walker.w, walker.c
     nodes: list[Any] = [walker.x]
-    live: list[Value] = [True]
     for i in (1, 2, 3):
-        total, total_live = None, False
+        total = None
         for j in range(i):
             e = op[(i, j)]
-            edge_live = (e != NONE) & live[j]
-            is_conv, is_pool = edge_live & ((e == CONV1) | (e == CONV3)), edge_live & (e == POOL)
+            is_conv, is_pool, is_none = (e == CONV1) | (e == CONV3), e == POOL, e == NONE
             walker.h, walker.w, walker.c, walker.x = h, w, c, nodes[j]
             walker.activation(RELU, is_conv)
             walker.conv(1 + 2 * (e == CONV3), 1, c, 0, on=is_conv)
             conv = walker.x
             walker.x = nodes[j]
             walker.pool(3, 1, "avg", same=True, on=is_pool)
-            term = choose(is_conv, conv, choose(is_pool, walker.x, nodes[j]))
-            walker.x = total
-            walker.elementwise("add", term, total_live & edge_live)
-            total = choose(total_live & edge_live, walker.x, choose(edge_live, term, total))
-            total_live = total_live | edge_live
+            pool = walker.x
+            walker.x = nodes[j]
+            walker.zeros(is_none)
+            term = choose(is_conv, conv, choose(is_pool, pool, choose(is_none, walker.x,
+                                                                        nodes[j])))
+            if total is not None:
+                walker.x = total
+                walker.elementwise("add", term)
+                term = walker.x
+            total = term
         nodes.append(total)
-        live.append(total_live)
-    walker.h, walker.w, walker.c, walker.x = h, w, c, nodes[0]
-    walker.zeros(~np.asarray(live[3]) if np.ndim(live[3]) else not live[3])
-    walker.x = choose(live[3], nodes[3], walker.x)
+    walker.h, walker.w, walker.c, walker.x = h, w, c, nodes[3]
 
 
 def walk_res(walker: Walker, block: Any) -> None:

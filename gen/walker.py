@@ -116,7 +116,7 @@ class Walker:
                             macs=self.h * self.w * self.c, params=0)
 
     def zeros(self, on: Value = True) -> None:
-        """The current tensor times zero: a cell whose output no input reaches."""
+        """The current tensor times zero (a NAS-Bench-201 `none` edge)."""
         shape = (self.h, self.w, self.c)
         self.x = self._emit("zeros", (self.x,), shape, on, macs=self.h * self.w * self.c,
                             params=0)

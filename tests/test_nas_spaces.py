@@ -60,10 +60,15 @@ def test_nasbench201_macs_and_parameters_by_hand() -> None:
     weights = sum(layer.params - layer.cout for layer in convs[:-1])
     bn_channels = 16 + 30 * 16 + 2 * 32 + 30 * 32 + 2 * 64 + 30 * 64 + 64
     assert bn_channels == 3632 and weights + 2 * bn_channels + 650 == 1_531_546
-    # Only none: the cells compute zeros; what is left is NAS-Bench-201's 7.78 MFLOPs.
+    # Only none: every edge multiplies by zero; what is left is NAS-Bench-201's 7.78 MFLOPs.
     empty = layer_table(parse_spec(nb201_arch("000000")))
     assert total_macs(empty) == 32 * 32 * 16 * 27 + 2 * reduction + 640 == 7_783_040
-    assert [l.op_type for l in empty].count("mul") == 15
+    assert [l.op_type for l in empty].count("mul") == 15 * 6
+    # Node 1 reached by none only: its two convs still run, as in the reference (and in
+    # HELP's measurements); one mul row per cell instead of the first conv.
+    dead_input = layer_table(parse_spec(nb201_arch("033333")))
+    assert total_macs(dead_input) == total_macs(layers) - 3 * 5 * cell // 6
+    assert [l.op_type for l in dead_input].count("mul") == 15
 
 
 def test_a_cell_without_a_path_to_its_output_and_sampling_skip_it() -> None:

@@ -195,29 +195,24 @@
     }
     function elementwise(op, groups = 0) { emit(op, { oh: h, ow: w, cout: c, macs: h * w * c, groups }); }
     const RELU = 'relu';
-    function cell(ops) { // gen/nas_blocks.py walk_cell: the rows of each live edge, then the adds
+    function cell(ops) { // gen/nas_blocks.py walk_cell: every edge's rows, then the adds
       const [h0, w0, c0] = [h, w, c];
       const op = {};
       CELL_EDGES.forEach((e, k) => { op[e.join(',')] = Number(ops[k]); });
-      const live = [true];
       for (let i = 1; i <= 3; i++) {
-        let any = false;
         for (let j = 0; j < i; j++) {
           const e = op[`${i},${j}`];
-          const edgeLive = e !== 0 && live[j];
           [h, w, c] = [h0, w0, c0];
-          if (edgeLive && (e === 2 || e === 3)) {
+          if (e === 2 || e === 3) {
             elementwise(OP.relu);
             conv(e === 3 ? 3 : 1, 1, c0, null, true, false);
           }
-          if (edgeLive && e === 4) pool(3, 1, true);
+          if (e === 4) pool(3, 1, true);
           [h, w, c] = [h0, w0, c0];
-          if (any && edgeLive) elementwise(OP.add);
-          any = any || edgeLive;
+          if (e === 0) elementwise(OP.mul); // none: the input times zero
+          if (j > 0) elementwise(OP.add);
         }
-        live.push(any);
       }
-      if (!live[3]) elementwise(OP.mul); // zeros: the input times zero
     }
     function res(stride, cout) { // walk_res: ReLU, 3x3 (stride), ReLU, 3x3; pooled 1x1 shortcut
       const [h0, w0, c0] = [h, w, c];
