@@ -4,7 +4,9 @@ A network's latency is close to a non-negative sum over op classes of the device
 per layer, per MAC and per byte moved (the amounts ``features.cost_amounts`` reads back
 from agg-v1 rows). What that sum misses on the device's training networks is carried to
 a new network by a kernel average over the training networks most like it in feature
-space. Both parts are fitted here and exported as one :class:`CostSumTerm`.
+space. Both parts are fitted here and exported as one :class:`CostSumTerm`. The same sum
+fitted to a device's signature alone can stand beside its low-rank placement on seen
+networks when the placement explains the signature poorly (:func:`own_cost_weight`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from dnncost.learn.features import cost_amounts
 
 BANDWIDTH_SCALE = 0.5  # times the median squared distance to the 5th nearest network
 NEAREST = 5
+# A device's own cost sum enters its seen-network predictions only where it halves the
+# leave-one-out error of its placement (benchmarks/accuracy.py: a device type no training
+# device shares, e.g. a GPU among CPUs and phones; on IISWC phones it stays almost off).
+OWN_COST_GATE = 0.5
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,32 @@ def fit_cost_per_unit(amounts: np.ndarray, latency_ms: np.ndarray) -> np.ndarray
     coef = nnls(scaled, np.ones(len(scaled)), max_iterations=50 * scaled.shape[1])
     out[used] = coef / scale[used]
     return out
+
+
+def cost_sum_residuals(amounts: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
+    """Each measurement's log residual against the cost sum fitted to the *other*
+    measurements (leave one out; ``amounts`` and ``latency_ms`` of the same networks)."""
+    amounts, latency_ms = np.asarray(amounts, np.float64), np.asarray(latency_ms, np.float64)
+    residuals = np.empty(len(latency_ms))
+    for i in range(len(latency_ms)):
+        others = np.arange(len(latency_ms)) != i
+        per_unit = fit_cost_per_unit(amounts[others], latency_ms[others])
+        residuals[i] = np.log(latency_ms[i]) - np.log(max(amounts[i] @ per_unit, FLOOR_MS))
+    return residuals
+
+
+def own_cost_weight(placed_residuals: np.ndarray, cost_sum_residuals: np.ndarray,
+                    gate: float = OWN_COST_GATE, steps: int = 11) -> float:
+    """The weight in [0, 1] of a device's own cost sum (fitted to its measurements) beside
+    its low-rank placement, from the leave-one-out log residuals of both on the same
+    networks: the blend with the least mean square, when that is at most ``gate`` times
+    the placement's own; else 0 (the training devices' structure explains the device)."""
+    placed = np.asarray(placed_residuals, np.float64)
+    own = np.asarray(cost_sum_residuals, np.float64)
+    weights = np.linspace(0.0, 1.0, steps)
+    errors = np.array([np.mean(((1 - w) * placed + w * own) ** 2) for w in weights])
+    best = int(np.argmin(errors))
+    return float(weights[best]) if errors[best] <= gate * errors[0] else 0.0
 
 
 def _kth_nearest_squared(points: np.ndarray, k: int, block: int = 1024) -> np.ndarray:

@@ -104,7 +104,7 @@ def signature_residuals(factors: Factors, log_ms: np.ndarray, signature: np.ndar
 
 
 def measurement_residuals(factors: Factors, loadings: np.ndarray, mean_log_ms: np.ndarray,
-                          log_ms: np.ndarray) -> np.ndarray:
+                          log_ms: np.ndarray, shrinkage: float = 1.0) -> np.ndarray:
     """Each measurement's log residual against the device placed from its *other*
     measurements (leave one out): a large one is a measurement the others do not explain
     (a background task, throttling during that run)."""
@@ -112,7 +112,8 @@ def measurement_residuals(factors: Factors, loadings: np.ndarray, mean_log_ms: n
     residuals = np.empty(len(log_ms))
     for i in range(len(log_ms)):
         others = np.arange(len(log_ms)) != i
-        placement = place_device(factors, loadings[others], mean_log_ms[others], log_ms[others])
+        placement = place_device(factors, loadings[others], mean_log_ms[others], log_ms[others],
+                                 shrinkage)
         residuals[i] = log_ms[i] - mean_log_ms[i] - loadings[i] @ placement
     return residuals
 

@@ -23,10 +23,12 @@ from dnncost.errors import ModelError
 from dnncost.records import Device
 from dnncost.learn.dataset import LatencyData, cpu_vocabulary, device_specs
 from dnncost.learn.device_model import DeviceModel
-from dnncost.learn.exportable import ExportableModel, TreeTerm
-from dnncost.learn.features import FEATURE_NAMES, FEATURE_SET
-from dnncost.learn.layercost import anchor_space, cost_sum_term
-from dnncost.learn.lowrank import fill_missing, fit_factors, place_device, signature_residuals
+from dnncost.learn.exportable import FLOOR_MS, ExportableModel, TreeTerm
+from dnncost.learn.features import FEATURE_NAMES, FEATURE_SET, cost_amounts
+from dnncost.learn.layercost import (OWN_COST_GATE, anchor_space, cost_sum_residuals,
+                                     cost_sum_term, fit_cost_per_unit, own_cost_weight)
+from dnncost.learn.lowrank import (fill_missing, fit_factors, measurement_residuals,
+                                   place_device, signature_residuals)
 
 MODES = ("individual", "combined", "collaborative")
 
@@ -143,16 +145,19 @@ class LowRankCostModel(_Base):
     layer-cost model fitted to the device's (measured or placed) training latencies.
     When a device is placed from its signature alone, seen networks also get the mean of
     what the structure misses on the ``neighbours`` training devices whose signatures
-    are shaped most like the device's."""
+    are shaped most like the device's. Where the placement explains the device's own
+    measurements poorly (a device type no training device shares), seen networks mix in
+    the cost sum fitted to those measurements, with a weight chosen by leave-one-out on
+    them (``own_cost_gate``: the error ratio it must reach; 0 turns it off)."""
 
     def __init__(self, mode: str = "collaborative", seed: int = 0, n_estimators: int = 300,
                  rank: int = 3, shrinkage: float = 1.0, cost_sum_weight: float = 0.7,
-                 neighbours: int = 5) -> None:
+                 neighbours: int = 5, own_cost_gate: float = OWN_COST_GATE) -> None:
         super().__init__(mode, seed, n_estimators)
         if mode != "collaborative":
             raise ModelError("the lowrank model needs --mode collaborative")
         self.rank, self.shrinkage, self.cost_sum_weight = rank, shrinkage, cost_sum_weight
-        self.neighbours = neighbours
+        self.neighbours, self.own_cost_gate = neighbours, own_cost_gate
 
     def fit(self, data: LatencyData, signature: Sequence[str] = (),
             device_weights: np.ndarray | None = None) -> "LowRankCostModel":
@@ -200,6 +205,11 @@ class LowRankCostModel(_Base):
             distance = np.linalg.norm(self.neighbour_shapes_ - (shape - shape.mean()), axis=1)
             nearest = np.argsort(distance, kind="stable")[:self.neighbours]
             known = known + self.neighbour_residuals_[nearest].mean(0)
+        own_weight = self._own_cost_weight(usable) if self.own_cost_gate > 0 else 0.0
+        if own_weight > 0:
+            per_unit = fit_cost_per_unit(self._amounts(list(usable)), list(usable.values()))
+            own_log_ms = np.log(np.maximum(cost_amounts(self.features_) @ per_unit, FLOOR_MS))
+            known = (1.0 - own_weight) * known + own_weight * own_log_ms
         cost_sum = None
         if self.cost_sum_weight > 0:
             row_ms = np.exp(known)
@@ -213,9 +223,25 @@ class LowRankCostModel(_Base):
         exportable = ExportableModel(FEATURE_SET, FEATURE_NAMES, tree_weight * float(placement[0]),
                                      terms, cost_sum=cost_sum,
                                      metadata={"model": "lowrank", "mode": self.mode,
-                                               "placement": placement.tolist()})
+                                               "placement": placement.tolist(),
+                                               "own_cost_weight": own_weight})
         return DeviceModel(exportable, dict(zip(self.network_names_, known.tolist())),
-                           {"placement": placement.tolist()})
+                           {"placement": placement.tolist(), "own_cost_weight": own_weight})
+
+    def _amounts(self, names: Sequence[str]) -> np.ndarray:
+        return cost_amounts(self._features_of(names))
+
+    def _own_cost_weight(self, usable: Mapping[str, float]) -> float:
+        """The weight of the device's own cost sum on seen networks (learn/layercost.py
+        own_cost_weight) from leave-one-out residuals on the networks it measured."""
+        if len(usable) < 3:
+            return 0.0
+        where = [self.network_names_.index(n) for n in usable]
+        log_ms = np.log(list(usable.values()))
+        placed = measurement_residuals(self.factors_, self.factors_.loadings[where],
+                                       self.factors_.mean_log_ms[where], log_ms, self.shrinkage)
+        own = cost_sum_residuals(self._amounts(list(usable)), np.exp(log_ms))
+        return own_cost_weight(placed, own, self.own_cost_gate)
 
 
 class HybridCostModel(_Base):

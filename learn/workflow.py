@@ -22,7 +22,8 @@ from dnncost.store import Store
 from dnncost.learn.adaptation import adapt_estimator
 from dnncost.learn.dataset import (config_hashes, device_type, load_dataset, network_tables,
                                    other_configs)
-from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET
+from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET, cost_amounts
+from dnncost.learn.layercost import cost_sum_residuals
 from dnncost.learn.ranges import feature_ranges
 from dnncost.learn.lowrank import fit_score, measurement_residuals
 from dnncost.learn.model_io import load_device_model, load_model, save_device_model, save_model
@@ -149,7 +150,13 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
         args = (trained.factors, trained.factors.loadings[where], mean_log_ms, log_ms)
         score = fit_score(*args)
         speed_ratio = float(np.exp(np.median(log_ms - mean_log_ms)))
-        off = {n: float(r) for n, r in zip(measured, measurement_residuals(*args))
+        residuals = measurement_residuals(*args)
+        own_weight = float(model.info.get("own_cost_weight", 0.0))
+        if own_weight > 0:  # judged by what predicts the device: the blend of both
+            features = trained.estimator.features_[where]
+            residuals = (1 - own_weight) * residuals + own_weight * cost_sum_residuals(
+                cost_amounts(features), np.exp(log_ms))
+        off = {n: float(r) for n, r in zip(measured, residuals)
                if abs(r) > math.log(SUSPECT_RATIO)}
         suspect = {n: float(f"{math.exp(off[n]):.3g}")
                    for n in sorted(off, key=lambda n: -abs(off[n]))}
@@ -185,6 +192,7 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
         warnings.append(f"{named}{more} the latency the device's other measurements imply: "
                         "re-measure (a background task or throttling during the run?)")
     warning = "; ".join(warnings)
+    own_cost_weight = float(model.info.get("own_cost_weight", 0.0))  # lowrank and hybrid
     model.info = {**dict(model.info), "fit_score": score, "warning": warning,
                   "suspect_measurements": suspect,
                   "device": device.id if device else Path(out_dir).resolve().name,
@@ -197,7 +205,7 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
                   if model.exportable.feature_set == FEATURE_SET else None}
     save_device_model(out_dir, model)
     return {"fit_score": score, "warning": warning, "suspect_measurements": suspect,
-            "measured_networks": len(measured)}
+            "measured_networks": len(measured), "own_cost_weight": own_cost_weight}
 
 
 def describe_fit(score: dict[str, float], devices: str = "the training devices") -> str:

@@ -10,7 +10,8 @@ from dnncost.learn.dataset import LatencyData, load_dataset
 from dnncost.learn.evaluation import group_folds, metrics
 from dnncost.learn.exportable import AnchorSmoother
 from dnncost.learn.features import cost_amounts
-from dnncost.learn.layercost import anchor_space, fit_cost_per_unit
+from dnncost.learn.layercost import (anchor_space, cost_sum_residuals, fit_cost_per_unit,
+                                     own_cost_weight)
 from dnncost.learn.models import LowRankCostModel
 from dnncost.learn.signature import select_signature
 from dnncost.store import Store
@@ -53,6 +54,55 @@ def test_a_copy_of_a_training_device_gets_its_own_latencies_from_one_neighbour(
     device = model.adapt({n: row[data.network_names.index(n)] for n in signature})
     known = np.array([device.known_log_ms[n] for n in data.network_names])
     np.testing.assert_allclose(known, np.log(row), atol=1e-9)
+    assert device.to_exportable().metadata["own_cost_weight"] == 0.0  # the structure fits
+
+
+def test_own_cost_weight_only_where_it_halves_the_placements_error() -> None:
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 0.02, 10)
+    assert own_cost_weight(rng.normal(0, 0.3, 10), noise) >= 0.8  # the placement misses
+    assert own_cost_weight(noise, rng.normal(0, 0.3, 10)) == 0.0
+    alike = rng.normal(0, 0.1, 10)
+    assert own_cost_weight(alike, alike * 0.9) == 0.0  # 10 % better is not enough
+    assert own_cost_weight(alike, -alike) == 0.5  # errors that cancel: halfway, 0 error
+
+
+def test_cost_sum_residuals_leave_each_measurement_out() -> None:
+    rng = np.random.default_rng(4)
+    amounts = rng.random((10, 3)) * np.array([10, 1e6, 1e4])
+    latency_ms = amounts @ np.array([0.1, 2e-6, 1e-4])
+    np.testing.assert_allclose(cost_sum_residuals(amounts, latency_ms), 0, atol=1e-9)
+    latency_ms[4] *= 1.5  # one bad run: its own residual shows it, fitted without it
+    residuals = cost_sum_residuals(amounts, latency_ms)
+    assert abs(residuals[4] - np.log(1.5)) < 0.05 and np.abs(np.delete(residuals, 4)).max() < 0.3
+
+
+def test_a_device_unlike_every_training_device_leans_on_its_own_cost_sum(
+        full: LatencyData) -> None:
+    """A launch-bound device (cost per layer only, as a GPU at batch 1) among phones: its
+    placement misses the signature, its own additive fit does not, and seen networks are
+    predicted far closer with it than without."""
+    data = full.select(np.arange(24))
+    signature = [data.network_names[i] for i in select_signature("d_optimal", data.log_ms, 10)]
+    amounts = cost_amounts(data.features)
+    layers = np.array([name.endswith("_count") for name in _amount_names()])
+    latency_ms = 0.5 + amounts[:, layers].sum(1) * 0.01
+    measured = {n: float(latency_ms[data.network_names.index(n)]) for n in signature}
+    errors = {}
+    for gate in (0.0, 0.5):
+        model = LowRankCostModel(n_estimators=10, own_cost_gate=gate).fit(data, signature)
+        device = model.adapt(measured)
+        predicted = np.exp([device.known_log_ms[n] for n in data.network_names])
+        errors[gate] = np.median(np.abs(predicted / latency_ms - 1))
+        weight = device.to_exportable().metadata["own_cost_weight"]
+        assert (weight > 0.5) == (gate > 0), weight
+    assert errors[0.5] < errors[0.0] / 3, errors
+
+
+def _amount_names() -> list[str]:
+    from dnncost.learn.features import COST_AMOUNT_COLUMNS, FEATURE_NAMES
+
+    return [FEATURE_NAMES[i] for i in COST_AMOUNT_COLUMNS]
 
 
 def test_layer_cost_term_improves_never_measured_networks(full: LatencyData) -> None:

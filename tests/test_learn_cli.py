@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from dnncost.cli import cli
+from dnncost.learn.dataset import load_dataset
 from dnncost.learn.model_io import load_device_model
 from dnncost.store import Store
 
@@ -75,7 +76,7 @@ def test_adapt_and_predict_round_trip(model_dir: Path, stores: dict, tmp_path: P
     result = _run("adapt", model_dir, "--measurements", measured, "-o", tmp_path / "dev")
     assert result.exit_code == 0, result.output
     assert "fit: placement" in result.output and "re-measure" not in result.output
-    assert "milliseconds?" not in result.output
+    assert "milliseconds?" not in result.output and "own layer costs" not in result.output
     assert hasattr(load_device_model(tmp_path / "dev"), "to_exportable")
     # without --device, the device is named by its directory (the .onnx metadata says it)
     assert load_device_model(tmp_path / "dev").info["device"] == "dev"
@@ -102,6 +103,24 @@ def test_adapt_warns_for_a_device_unlike_any_training_one(model_dir: Path, store
                   "-o", tmp_path / "odd")
     assert result.exit_code == 0
     assert "warning" in result.output and "unlike every training device" in result.output
+
+
+def test_adapt_says_when_a_device_leans_on_its_own_layer_costs(model_dir: Path, stores: dict,
+                                                                tmp_path: Path) -> None:
+    from dnncost.learn.features import COST_AMOUNT_COLUMNS, FEATURE_NAMES, cost_amounts
+
+    with Store(stores["train"]) as store:
+        data = load_dataset(store)
+    counts = [j for j, i in enumerate(COST_AMOUNT_COLUMNS) if FEATURE_NAMES[i].endswith("_count")]
+    # launch-bound, as a GPU at batch 1: a cost per layer, unlike every phone
+    latency_ms = 0.5 + 0.01 * cost_amounts(data.features)[:, counts].sum(1)
+    rows = {n: float(latency_ms[data.network_names.index(n)]) for n in _signature(model_dir)}
+    result = _run("adapt", model_dir, "--measurements", _write(tmp_path / "gpu.csv", rows),
+                  "-o", tmp_path / "gpu")
+    assert result.exit_code == 0, result.output
+    assert "own layer costs: " in result.output, result.output
+    assert "re-measure" not in result.output  # its own layer costs explain each measurement
+    assert load_device_model(tmp_path / "gpu").info["own_cost_weight"] > 0.5
 
 
 @pytest.mark.parametrize("factor", [3.0, 0.001])  # a spike; seconds typed for ms
