@@ -24,6 +24,7 @@ NEAREST = 5
 # leave-one-out error of its placement (benchmarks/accuracy.py: a device type no training
 # device shares, e.g. a GPU among CPUs and phones; on IISWC phones it stays almost off).
 OWN_COST_GATE = 0.5
+OWN_COST_MIN_MEASURED = 6
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ def fit_cost_per_unit(amounts: np.ndarray, latency_ms: np.ndarray) -> np.ndarray
 
 def cost_sum_residuals(amounts: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
     """Each measurement's log residual against the cost sum fitted to the *other*
-    measurements (leave one out; ``amounts`` and ``latency_ms`` of the same networks)."""
+    measurements (leave one out; ``amounts`` and ``latency_ms`` of the same networks,
+    latencies finite and positive)."""
     amounts, latency_ms = np.asarray(amounts, np.float64), np.asarray(latency_ms, np.float64)
     residuals = np.empty(len(latency_ms))
     for i in range(len(latency_ms)):

@@ -25,7 +25,7 @@ from dnncost.learn.dataset import LatencyData, cpu_vocabulary, device_specs
 from dnncost.learn.device_model import DeviceModel
 from dnncost.learn.exportable import FLOOR_MS, ExportableModel, TreeTerm
 from dnncost.learn.features import FEATURE_NAMES, FEATURE_SET, cost_amounts
-from dnncost.learn.layercost import (OWN_COST_GATE, anchor_space, cost_sum_residuals,
+from dnncost.learn.layercost import (OWN_COST_GATE, OWN_COST_MIN_MEASURED, anchor_space, cost_sum_residuals,
                                      cost_sum_term, fit_cost_per_unit, own_cost_weight)
 from dnncost.learn.lowrank import (fill_missing, fit_factors, measurement_residuals,
                                    place_device, signature_residuals)
@@ -150,6 +150,8 @@ class LowRankCostModel(_Base):
     the cost sum fitted to those measurements, with a weight chosen by leave-one-out on
     them (``own_cost_gate``: the error ratio it must reach; 0 turns it off)."""
 
+    own_cost_gate = OWN_COST_GATE  # for models saved before it was a parameter
+
     def __init__(self, mode: str = "collaborative", seed: int = 0, n_estimators: int = 300,
                  rank: int = 3, shrinkage: float = 1.0, cost_sum_weight: float = 0.7,
                  neighbours: int = 5, own_cost_gate: float = OWN_COST_GATE) -> None:
@@ -207,9 +209,14 @@ class LowRankCostModel(_Base):
             known = known + self.neighbour_residuals_[nearest].mean(0)
         own_weight = self._own_cost_weight(usable) if self.own_cost_gate > 0 else 0.0
         if own_weight > 0:
-            per_unit = fit_cost_per_unit(self._amounts(list(usable)), list(usable.values()))
-            own_log_ms = np.log(np.maximum(cost_amounts(self.features_) @ per_unit, FLOOR_MS))
-            known = (1.0 - own_weight) * known + own_weight * own_log_ms
+            measured_amounts = self._amounts(list(usable))
+            per_unit = fit_cost_per_unit(measured_amounts, list(usable.values()))
+            amounts = cost_amounts(self.features_)
+            own_log_ms = np.log(np.maximum(amounts @ per_unit, FLOOR_MS))
+            # a network with ops no measured network has: its own cost sum knows nothing
+            untried = (amounts[:, measured_amounts.max(0) <= 0] > 0).any(1)
+            weight = np.where(untried, 0.0, own_weight)
+            known = (1.0 - weight) * known + weight * own_log_ms
         cost_sum = None
         if self.cost_sum_weight > 0:
             row_ms = np.exp(known)
@@ -234,7 +241,7 @@ class LowRankCostModel(_Base):
     def _own_cost_weight(self, usable: Mapping[str, float]) -> float:
         """The weight of the device's own cost sum on seen networks (learn/layercost.py
         own_cost_weight) from leave-one-out residuals on the networks it measured."""
-        if len(usable) < 3:
+        if len(usable) < OWN_COST_MIN_MEASURED:  # each leave-one-out fit would be noise
             return 0.0
         where = [self.network_names_.index(n) for n in usable]
         log_ms = np.log(list(usable.values()))
@@ -272,12 +279,13 @@ class HybridCostModel(_Base):
         tree_known = te.predict_log_ms(self.features_)
         known = {n: w * low.known_log_ms[n] + (1 - w) * float(v)
                  for n, v in zip(self.network_names_, tree_known)}
+        own = w * float(low.info.get("own_cost_weight", 0.0))  # its share of the mean
         cost_sum = None if le.cost_sum is None else replace(le.cost_sum,
                                                             weight=w * le.cost_sum.weight)
         exportable = ExportableModel(FEATURE_SET, FEATURE_NAMES,
                                      w * le.bias_log_ms + (1 - w) * te.bias_log_ms, terms,
                                      cost_sum=cost_sum,
                                      metadata={**dict(le.metadata), "model": "hybrid",
-                                               "weight_lowrank": w,
+                                               "weight_lowrank": w, "own_cost_weight": own,
                                                "booster_inputs": te.metadata["booster_inputs"]})
-        return DeviceModel(exportable, known, dict(low.info))
+        return DeviceModel(exportable, known, {**dict(low.info), "own_cost_weight": own})

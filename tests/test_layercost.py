@@ -97,6 +97,8 @@ def test_a_device_unlike_every_training_device_leans_on_its_own_cost_sum(
         weight = device.to_exportable().metadata["own_cost_weight"]
         assert (weight > 0.5) == (gate > 0), weight
     assert errors[0.5] < errors[0.0] / 3, errors
+    del model.__dict__["own_cost_gate"]  # as a model saved before the gate reads back
+    assert model.adapt(measured).info["own_cost_weight"] > 0.5
 
 
 def _amount_names() -> list[str]:

@@ -153,7 +153,7 @@ def test_gen_builds_of_both_spaces_run_in_litert(tmp_path: Path) -> None:
 
 def test_a_cell_of_skips_only_featurizes_after_its_shared_stages_are_cached() -> None:
     """Stem, reduction and head stages are shared: a second network whose only new stages
-    have no rows (skip edges only) must featurize too."""
+    are cells of skips and nones (rows of muls by zero and adds only) must featurize too."""
     from dnncost.learn.features import spec_features
 
     first = spec_features([nb201_arch("333333")])

@@ -195,7 +195,7 @@
     }
     function elementwise(op, groups = 0) { emit(op, { oh: h, ow: w, cout: c, macs: h * w * c, groups }); }
     const RELU = 'relu';
-    function cell(ops) { // gen/nas_blocks.py walk_cell: every edge's rows, then the adds
+    function cell(ops) { // gen/nas_blocks.py walk_cell: every edge's rows, each added in turn
       const [h0, w0, c0] = [h, w, c];
       const op = {};
       CELL_EDGES.forEach((e, k) => { op[e.join(',')] = Number(ops[k]); });
