@@ -25,6 +25,7 @@ NEAREST = 5
 # device shares, e.g. a GPU among CPUs and phones; on IISWC phones it stays almost off).
 OWN_COST_GATE = 0.5
 OWN_COST_MIN_MEASURED = 6
+OWN_COST_REACH = 2.0  # times the most of each amount a measured network has
 
 
 @dataclass(frozen=True)

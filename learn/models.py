@@ -25,7 +25,8 @@ from dnncost.learn.dataset import LatencyData, cpu_vocabulary, device_specs
 from dnncost.learn.device_model import DeviceModel
 from dnncost.learn.exportable import FLOOR_MS, ExportableModel, TreeTerm
 from dnncost.learn.features import FEATURE_NAMES, FEATURE_SET, cost_amounts
-from dnncost.learn.layercost import (OWN_COST_GATE, OWN_COST_MIN_MEASURED, anchor_space, cost_sum_residuals,
+from dnncost.learn.layercost import (OWN_COST_GATE, OWN_COST_MIN_MEASURED, OWN_COST_REACH,
+                                     anchor_space, cost_sum_residuals,
                                      cost_sum_term, fit_cost_per_unit, own_cost_weight)
 from dnncost.learn.lowrank import (fill_missing, fit_factors, measurement_residuals,
                                    place_device, signature_residuals)
@@ -213,9 +214,10 @@ class LowRankCostModel(_Base):
             per_unit = fit_cost_per_unit(measured_amounts, list(usable.values()))
             amounts = cost_amounts(self.features_)
             own_log_ms = np.log(np.maximum(amounts @ per_unit, FLOOR_MS))
-            # a network with ops no measured network has: its own cost sum knows nothing
-            untried = (amounts[:, measured_amounts.max(0) <= 0] > 0).any(1)
-            weight = np.where(untried, 0.0, own_weight)
+            # a network with more of an op than twice what any measured network has (or
+            # an op none has): the device's own cost sum would extrapolate
+            beyond = (amounts > OWN_COST_REACH * measured_amounts.max(0)).any(1)
+            weight = np.where(beyond, 0.0, own_weight)
             known = (1.0 - weight) * known + weight * own_log_ms
         cost_sum = None
         if self.cost_sum_weight > 0:

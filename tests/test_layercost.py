@@ -97,6 +97,13 @@ def test_a_device_unlike_every_training_device_leans_on_its_own_cost_sum(
         weight = device.to_exportable().metadata["own_cost_weight"]
         assert (weight > 0.5) == (gate > 0), weight
     assert errors[0.5] < errors[0.0] / 3, errors
+    # networks with twice the most of some op any signature network has keep the placement
+    reach = (amounts > 2.0 * amounts[data.network_index(signature)].max(0)).any(1)
+    assert reach.any() and not reach.all()
+    placed = LowRankCostModel(n_estimators=10, own_cost_gate=0).fit(data, signature)
+    placed_known = placed.adapt(measured).known_log_ms
+    for name in np.asarray(data.network_names)[reach]:
+        assert device.known_log_ms[name] == pytest.approx(placed_known[name], abs=1e-9)
     del model.__dict__["own_cost_gate"]  # as a model saved before the gate reads back
     assert model.adapt(measured).info["own_cost_weight"] > 0.5
 
