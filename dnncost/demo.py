@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from dnncost import __version__
 from dnncost.paths import safe_name
 from dnncost.records import canonical_json, stable_id
 
@@ -144,7 +145,7 @@ def run_main_demo(options: MainDemoOptions, echo: Callable[[str], None] = print,
     with Store(options.store_path) as store:
         import_iiswc(store, options.iiswc_dir)
         data = load_dataset(store)
-    key = stable_id("demo", canonical_json({**asdict(options), "store": None}),
+    key = stable_id("demo", __version__, canonical_json({**asdict(options), "store": None}),
                     canonical_json(np.nan_to_num(data.latency_ms).round(6).tolist()))
     echo(f"[1/5] the method on {len(data.device_ids)} phones x {len(data.network_ids)} "
          f"networks of the IISWC 2020 study (shipped with dnncost): {options.folds}-fold "

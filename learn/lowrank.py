@@ -6,7 +6,8 @@ log latency of each network over training devices, ``G = [1, V]`` holds each net
 ``d``. A new device is placed from a few measured networks by Bayesian ridge regression
 towards the training devices' placements (robust to a bad measurement by Huber
 reweighting); devices that drift during their own sweep are found by their residual
-against the other devices' structure, in the order they were measured.
+against the other devices' structure, in the order they were measured, and single
+measurements far off it are found the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnncost.errors import ModelError
+
+# A measurement three times off what every other device and network says, on a device
+# where at most 5 % are, is ignored in training (learn/training.py; the store keeps it).
+GROSS_RATIO = 3.0
+GROSS_MAX_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -154,3 +160,32 @@ def drift_scores(log_ms: np.ndarray, order: np.ndarray, rank: int = 3,
         rolling = [np.median(resid[max(0, i - half):i + half + 1]) for i in range(len(resid))]
         scores[d] = float(np.ptp(rolling))
     return scores
+
+
+def gross_outliers(log_ms: np.ndarray, rank: int = 3, ratio: float = GROSS_RATIO,
+                   max_share: float = GROSS_MAX_SHARE) -> np.ndarray:
+    """Measurements ``[devices, networks]`` more than ``ratio`` times off what the *other*
+    devices' structure predicts for their device (placed robustly, Huber reweighting on
+    a median-absolute-deviation scale): a failed timer, a run that hung, a wrong unit
+    (HELP's pixel3 table holds hundreds at ~0.003 ms). A device with more than
+    ``max_share`` of its measurements that far off differs in kind and keeps them all."""
+    y = fill_missing(log_ms)
+    flagged = np.zeros(y.shape, bool)
+    if len(y) < 3:  # the others' structure would be one device
+        return flagged
+    for d in range(len(y)):
+        observed = np.isfinite(log_ms[d])
+        factors = fit_factors(np.delete(y, d, axis=0), rank)
+        loadings = factors.loadings[observed]
+        target = log_ms[d, observed] - factors.mean_log_ms[observed]
+        weights = np.ones(len(target))
+        for _ in range(10):
+            root = np.sqrt(weights)
+            coef = np.linalg.lstsq(loadings * root[:, None], target * root, rcond=None)[0]
+            resid = target - loadings @ coef
+            scale = max(1.4826 * float(np.median(np.abs(resid))), 1e-3)
+            weights = np.minimum(1.0, 1.5 * scale / np.maximum(np.abs(resid), 1e-12))
+        off = np.abs(resid) > np.log(ratio)
+        if off.sum() <= max_share * len(off):
+            flagged[d, np.flatnonzero(observed)[off]] = True
+    return flagged

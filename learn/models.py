@@ -93,7 +93,9 @@ class XGBCostModel(_Base):
             self.cpus_ = cpu_vocabulary(data.devices)
             descriptors, offsets = device_specs(data.devices, self.cpus_), np.zeros(len(y))
         else:
-            sig = y[:, data.network_index(self.signature_)]
+            # a signature run left out of training (failed, or a gross outlier) takes
+            # the low-rank estimate, so its device still trains
+            sig = fill_missing(y)[:, data.network_index(self.signature_)]
             offsets = sig.mean(1)
             descriptors = sig - offsets[:, None]
         rows, targets, row_weights = [], [], []

@@ -6,14 +6,14 @@ evaluated is exactly what users train.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from dnncost.errors import ModelError
 from dnncost.learn.dataset import LatencyData
-from dnncost.learn.lowrank import Factors, drift_scores, fit_factors
+from dnncost.learn.lowrank import Factors, drift_scores, fit_factors, gross_outliers
 from dnncost.learn.models import MODES, HybridCostModel, LowRankCostModel, XGBCostModel
 from dnncost.learn.signature import select_signature
 
@@ -57,6 +57,7 @@ class Trained:
     factors: Factors | None = None
     network_names: list[str] = field(default_factory=list)
     signature_ms: dict[str, list[float]] = field(default_factory=dict)
+    ignored: list[tuple[str, str, float]] = field(default_factory=list)  # device, network, ms
 
 
 def make_estimator(options: TrainOptions) -> Any:
@@ -79,11 +80,18 @@ def make_estimator(options: TrainOptions) -> Any:
 
 
 def train(data: LatencyData, options: TrainOptions) -> Trained:
-    """Screen training devices for drift, choose the signature from training devices
-    only, and fit the estimator (drifting devices get ``drift_weight`` unless kept)."""
+    """Leave out gross outliers, screen training devices for drift, choose the signature
+    from training devices only, and fit the estimator (drifting devices get
+    ``drift_weight`` unless kept)."""
     if len(data.device_ids) < 2 or len(data.network_ids) < 2:
         raise ModelError(f"training needs at least 2 devices and 2 networks, the store has "
                          f"{len(data.device_ids)} x {len(data.network_ids)}: import more data")
+    off = gross_outliers(data.log_ms, options.rank)
+    ignored = [(data.device_ids[d], data.network_names[n], float(data.latency_ms[d, n]))
+               for d, n in zip(*np.nonzero(off))]
+    measured_ms = data.latency_ms
+    if ignored:
+        data = replace(data, latency_ms=np.where(off, np.nan, measured_ms))
     weights = np.ones(len(data.device_ids))
     drift: dict[str, float] = {}
     flagged: list[str] = []
@@ -104,5 +112,5 @@ def train(data: LatencyData, options: TrainOptions) -> Trained:
     sig_pos = data.network_index(signature)
     return Trained(estimator, options, signature, list(data.device_ids), drift, flagged,
                    fit_factors(data.log_ms, options.rank, weights), list(data.network_names),
-                   {d: data.latency_ms[i, sig_pos].tolist()
-                    for i, d in enumerate(data.device_ids)})
+                   {d: measured_ms[i, sig_pos].tolist()
+                    for i, d in enumerate(data.device_ids)}, ignored)

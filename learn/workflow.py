@@ -25,7 +25,7 @@ from dnncost.learn.dataset import (config_hashes, device_type, load_dataset, net
 from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET, cost_amounts
 from dnncost.learn.layercost import cost_sum_residuals
 from dnncost.learn.ranges import feature_ranges
-from dnncost.learn.lowrank import fit_score, measurement_residuals
+from dnncost.learn.lowrank import GROSS_RATIO, fit_score, measurement_residuals
 from dnncost.learn.model_io import load_device_model, load_model, save_device_model, save_model
 
 if TYPE_CHECKING:  # training and scoring import scipy and sklearn: only `train` needs them
@@ -78,6 +78,8 @@ def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path,
               "config": dict(data.config), "train_seconds": round(seconds, 2),
               "drift_scores_log": trained.drift, "drifting_devices": trained.flagged,
               "drifting_weight": 1.0 if options.keep_drifting else options.drift_weight,
+              "ignored_measurements": [{"device": d, "network": n, "latency_ms": ms}
+                                       for d, n, ms in trained.ignored],
               "in_sample_fit": fit}
     manifest = {"mode": options.mode, "model": options.model, "sampling": options.sampling,
                 "device_types": sorted({device_type(d) for d in data.devices}),
@@ -103,6 +105,11 @@ def _report_md(options: TrainOptions, report: dict[str, Any],
              f"- drifting devices (rolling-median residual range > "
              f"{options.drift_threshold_log} log ms): {', '.join(report['drifting_devices']) or 'none'}"
              f" (training weight {report['drifting_weight']})"]
+    if report["ignored_measurements"]:
+        lines.append(f"- measurements left out of training, more than {GROSS_RATIO:g}x off what "
+                     "the other devices predict (the store keeps them): " + ", ".join(
+                         f"{m['device']} {m['network']} {m['latency_ms']:.4g} ms"
+                         for m in report["ignored_measurements"]))
     if report["in_sample_fit"]:
         lines.append("- in-sample fit (training devices from their signature): " + ", ".join(
             f"{k} {v:.4g}" for k, v in report["in_sample_fit"].items()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -134,7 +135,8 @@ def test_adapt_names_a_measurement_its_others_do_not_explain(model_dir: Path, st
     assert result.exit_code == 0, result.output
     assert f"{sig[2]} measured" in result.output and "re-measure" in result.output
     suspect = load_device_model(tmp_path / "dev").info["suspect_measurements"]
-    assert list(suspect)[0] == sig[2] and 0.5 * factor < suspect[sig[2]] < 2 * factor
+    worst = max(suspect, key=lambda n: abs(math.log(suspect[n])))  # JSON keeps no order
+    assert worst == sig[2] and 0.5 * factor < suspect[sig[2]] < 2 * factor
 
 
 @pytest.mark.parametrize("unit", [1000.0, 0.001])  # microseconds, seconds typed as ms

@@ -7,6 +7,7 @@ Option names of the IISWC 2020 paper's code work as aliases (--learning_type,
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -53,6 +54,7 @@ def train(mode: str, model: str | None, sampling: str, k: int, out_dir: str | No
     """
     from dnncost.learn.training import TrainOptions, default_model
     from dnncost.learn.workflow import train_to_dir
+    from dnncost.learn.lowrank import GROSS_RATIO
 
     model = model or default_model(mode)
     target = out_dir or str(Path("models") / (name or f"{mode}-{model}"))
@@ -67,6 +69,13 @@ def train(mode: str, model: str | None, sampling: str, k: int, out_dir: str | No
                    f"--config {other['config_hash']}", err=True)
     echo(f"trained {mode} {model} on {report['devices']} devices x {report['networks']} "
          f"networks in {report['train_seconds']} s -> {target}")
+    if report["ignored_measurements"]:
+        per_device = Counter(m["device"] for m in report["ignored_measurements"])
+        echo(f"left out of training: {sum(per_device.values())} measurement(s) more than "
+             f"{GROSS_RATIO:g}x off what the other devices predict (" + ", ".join(
+                 f"{d} {n}" for d, n in per_device.most_common(5))
+             + (", ..." if len(per_device) > 5 else "") + f"; all in {target}/report.md); "
+             "the store keeps them")
     if report["drifting_devices"]:
         echo(f"drifting devices (training weight {report['drifting_weight']}): "
              + ", ".join(report["drifting_devices"]))
