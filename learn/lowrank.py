@@ -18,10 +18,13 @@ import numpy as np
 
 from dnncost.errors import ModelError
 
-# A measurement three times off what every other device and network says, on a device
-# where at most 5 % are, is ignored in training (learn/training.py; the store keeps it).
+# A measurement three times off what the other devices' structure predicts for its
+# device, on a device where at most 5 % are, is ignored in training (learn/training.py;
+# the store keeps it).
 GROSS_RATIO = 3.0
 GROSS_MAX_SHARE = 0.05
+GROSS_EXTREME_RATIO = 30.0  # ignored on any device: no kind of device is that far off
+GROSS_MIN_DEVICES = 6
 
 
 @dataclass(frozen=True)
@@ -165,27 +168,42 @@ def drift_scores(log_ms: np.ndarray, order: np.ndarray, rank: int = 3,
 def gross_outliers(log_ms: np.ndarray, rank: int = 3, ratio: float = GROSS_RATIO,
                    max_share: float = GROSS_MAX_SHARE) -> np.ndarray:
     """Measurements ``[devices, networks]`` more than ``ratio`` times off what the *other*
-    devices' structure predicts for their device (placed robustly, Huber reweighting on
+    devices' structure predicts for their device (placed robustly: Huber reweighting on
     a median-absolute-deviation scale): a failed timer, a run that hung, a wrong unit
-    (HELP's pixel3 table holds hundreds at ~0.003 ms). A device with more than
-    ``max_share`` of its measurements that far off differs in kind and keeps them all."""
-    y = fill_missing(log_ms)
-    flagged = np.zeros(y.shape, bool)
-    if len(y) < 3:  # the others' structure would be one device
+    (HELP's pixel3 table holds 629, 128 of them near 0.003 ms). A device with more than
+    ``max_share`` of its measurements that far off differs in kind and keeps them, except
+    any ``GROSS_EXTREME_RATIO`` times off. Two passes: what the first flags is left out
+    of the others' structure in the second. Fewer than ``GROSS_MIN_DEVICES`` devices
+    (or ``rank + 3``) give no structure to judge by: nothing is flagged."""
+    flagged = np.zeros(np.shape(log_ms), bool)
+    if len(log_ms) < max(GROSS_MIN_DEVICES, rank + 3):
         return flagged
-    for d in range(len(y)):
-        observed = np.isfinite(log_ms[d])
-        factors = fit_factors(np.delete(y, d, axis=0), rank)
-        loadings = factors.loadings[observed]
-        target = log_ms[d, observed] - factors.mean_log_ms[observed]
-        weights = np.ones(len(target))
-        for _ in range(10):
-            root = np.sqrt(weights)
-            coef = np.linalg.lstsq(loadings * root[:, None], target * root, rcond=None)[0]
-            resid = target - loadings @ coef
-            scale = max(1.4826 * float(np.median(np.abs(resid))), 1e-3)
-            weights = np.minimum(1.0, 1.5 * scale / np.maximum(np.abs(resid), 1e-12))
-        off = np.abs(resid) > np.log(ratio)
-        if off.sum() <= max_share * len(off):
-            flagged[d, np.flatnonzero(observed)[off]] = True
+    for _ in range(2):
+        y = fill_missing(np.where(flagged, np.nan, log_ms))
+        flagged = np.stack([_far_off(log_ms[d], np.delete(y, d, axis=0), rank, ratio,
+                                     max_share) for d in range(len(y))])
     return flagged
+
+
+def _far_off(log_ms: np.ndarray, others: np.ndarray, rank: int, ratio: float,
+             max_share: float) -> np.ndarray:
+    """One device's measurements far off the structure of ``others`` (gross_outliers)."""
+    observed = np.isfinite(log_ms)
+    factors = fit_factors(others, rank)
+    loadings = factors.loadings[observed]
+    out = np.zeros(len(log_ms), bool)
+    if observed.sum() <= loadings.shape[1] + 2:  # too few to place it robustly
+        return out
+    target = log_ms[observed] - factors.mean_log_ms[observed]
+    weights = np.ones(len(target))
+    for _ in range(10):
+        root = np.sqrt(weights)
+        coef = np.linalg.lstsq(loadings * root[:, None], target * root, rcond=None)[0]
+        resid = target - loadings @ coef
+        scale = max(1.4826 * float(np.median(np.abs(resid))), 1e-3)
+        weights = np.minimum(1.0, 1.5 * scale / np.maximum(np.abs(resid), 1e-12))
+    off = np.abs(resid) > np.log(ratio)
+    if off.sum() > max(1.0, max_share * len(off)):  # a device of another kind
+        off = np.abs(resid) > np.log(GROSS_EXTREME_RATIO)
+    out[np.flatnonzero(observed)[off]] = True
+    return out

@@ -26,6 +26,7 @@ from dnncost.learn.dataset import LatencyData, cpu_vocabulary, device_specs
 from dnncost.learn.device_model import DeviceModel
 from dnncost.learn.exportable import ExportableModel
 from dnncost.learn.features import SEQUENCE_NAMES, SEQUENCE_SET, sequence_matrix
+from dnncost.learn.lowrank import fill_missing
 from dnncost.learn.models import _Base, _measured_vector
 
 
@@ -77,7 +78,9 @@ class LSTMCostModel(_Base):
     def _descriptors(self, data: LatencyData) -> tuple[np.ndarray, np.ndarray]:
         y = data.log_ms
         if self.mode == "collaborative":
-            sig = y[:, data.network_index(self.signature_)]
+            # a signature run left out of training takes the low-rank fill (a NaN
+            # descriptor would make every gradient NaN)
+            sig = fill_missing(y)[:, data.network_index(self.signature_)]
             return sig - sig.mean(1, keepdims=True), sig.mean(1)
         if self.mode == "combined":
             specs = np.nan_to_num(device_specs(data.devices, self.cpus_).astype(float))

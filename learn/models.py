@@ -210,9 +210,10 @@ class LowRankCostModel(_Base):
             distance = np.linalg.norm(self.neighbour_shapes_ - (shape - shape.mean()), axis=1)
             nearest = np.argsort(distance, kind="stable")[:self.neighbours]
             known = known + self.neighbour_residuals_[nearest].mean(0)
-        own_weight = self._own_cost_weight(usable) if self.own_cost_gate > 0 else 0.0
+        measured_amounts = self._amounts(list(usable))
+        own_weight = self._own_cost_weight(usable, measured_amounts) \
+            if self.own_cost_gate > 0 else 0.0
         if own_weight > 0:
-            measured_amounts = self._amounts(list(usable))
             per_unit = fit_cost_per_unit(measured_amounts, list(usable.values()))
             amounts = cost_amounts(self.features_)
             own_log_ms = np.log(np.maximum(amounts @ per_unit, FLOOR_MS))
@@ -242,7 +243,7 @@ class LowRankCostModel(_Base):
     def _amounts(self, names: Sequence[str]) -> np.ndarray:
         return cost_amounts(self._features_of(names))
 
-    def _own_cost_weight(self, usable: Mapping[str, float]) -> float:
+    def _own_cost_weight(self, usable: Mapping[str, float], amounts: np.ndarray) -> float:
         """The weight of the device's own cost sum on seen networks (learn/layercost.py
         own_cost_weight) from leave-one-out residuals on the networks it measured."""
         if len(usable) < OWN_COST_MIN_MEASURED:  # each leave-one-out fit would be noise
@@ -251,7 +252,7 @@ class LowRankCostModel(_Base):
         log_ms = np.log(list(usable.values()))
         placed = measurement_residuals(self.factors_, self.factors_.loadings[where],
                                        self.factors_.mean_log_ms[where], log_ms, self.shrinkage)
-        own = cost_sum_residuals(self._amounts(list(usable)), np.exp(log_ms))
+        own = cost_sum_residuals(amounts, np.exp(log_ms))
         return own_cost_weight(placed, own, self.own_cost_gate)
 
 

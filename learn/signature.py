@@ -43,7 +43,8 @@ def select_mutual_info(log_ms: np.ndarray, k: int, seed: int = 0, bins: int = 4)
     device apart the entropy cannot grow (about 20 devices, 4 bins), so ties go to the
     network that adds most to placing a device on the low-rank factors (select_d_optimal's
     criterion), then to the highest own entropy: never to a position."""
-    edges = np.nanpercentile(log_ms, np.linspace(0, 100, bins + 1)[1:-1], axis=0)
+    log_ms = fill_missing(log_ms)  # a missing run is binned where the structure puts it
+    edges = np.percentile(log_ms, np.linspace(0, 100, bins + 1)[1:-1], axis=0)
     codes = np.stack([np.searchsorted(edges[:, j], log_ms[:, j]) for j in
                       range(log_ms.shape[1])], axis=1).astype(np.int64)
     own = _column_entropies(codes)

@@ -13,7 +13,7 @@ import io
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -116,6 +116,12 @@ def _reader(directory: Path, arrays: Any, classes: dict[str, type]) -> Callable[
             obj.__setstate__(state)
         else:
             obj.__dict__.update(state)
+        if is_dataclass(cls):  # a field added since it was saved takes its default
+            for f in fields(cls):
+                if f.name not in obj.__dict__ and f.default_factory is not MISSING:
+                    obj.__dict__[f.name] = f.default_factory()
+                elif f.name not in obj.__dict__ and f.default is not MISSING:
+                    obj.__dict__[f.name] = f.default
         return obj
 
     return node

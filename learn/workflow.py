@@ -61,13 +61,15 @@ def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path,
     fit: dict[str, Any] = {}
     if options.mode != "individual":  # in-sample: each training device from its signature
         true, pred, dev = [], [], []
+        ignored = {(d, n) for d, n, _ in trained.ignored}  # scored on what it trained on
         for d, device in enumerate(data.devices):
             row = data.latency_ms[d]
             measured = {n: row[i] for i, n in enumerate(data.network_names) if n in
                         trained.signature}
             model, _ = adapt_estimator(trained.estimator, options.model, options.mode,
                                        measured, device)
-            ok = np.isfinite(row)
+            ok = np.isfinite(row) & np.asarray([(data.device_ids[d], n) not in ignored
+                                                for n in data.network_names])
             true.append(row[ok]), dev.append(np.full(int(ok.sum()), d))
             pred.append(model.predict_ms(data.layers.select(np.flatnonzero(ok)),
                                          [n for n, o in zip(data.network_names, ok) if o]))

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from dnncost.cli import cli
 from dnncost.learn.dataset import LatencyData, load_dataset
 from dnncost.learn.lowrank import fit_factors, gross_outliers
+from dnncost.learn.state import dump_state, load_state
 from dnncost.learn.training import TrainOptions, train
 from dnncost.store import Store
 
@@ -45,6 +46,44 @@ def test_a_device_that_differs_in_kind_keeps_its_measurements(small: LatencyData
     slow = np.random.default_rng(0).choice(latency_ms.shape[1], 30, replace=False)
     latency_ms[3, slow] *= 4.0  # a quarter of its networks: not a glitch, a kind of device
     assert not gross_outliers(np.log(latency_ms))[3].any()
+    # it is the share rule that keeps them: without it most are flagged
+    assert gross_outliers(np.log(latency_ms), max_share=1.0)[3, slow].mean() > 0.8
+    fast = np.setdiff1d(np.arange(latency_ms.shape[1]), slow)[0]
+    latency_ms[3, fast] /= 1000.0  # a failed timer is left out on any device
+    assert np.flatnonzero(gross_outliers(np.log(latency_ms))[3]).tolist() == [fast]
+
+
+@pytest.mark.parametrize("devices", [3, 5])
+def test_a_small_store_is_not_judged(small: LatencyData, devices: int) -> None:
+    log_ms = _planted(small).log_ms[:devices]
+    assert not gross_outliers(log_ms).any()
+
+
+def test_a_left_out_signature_run_keeps_its_device_in_training(small: LatencyData) -> None:
+    """The collaborative LSTM and XGBoost describe a device by its signature runs: a
+    left-out one takes the low-rank fill (a NaN there made every LSTM weight NaN)."""
+    options = TrainOptions(model="xgb", sampling="random", lstm_epochs=3)  # value-blind
+    signature = train(small, options).signature
+    latency_ms = small.latency_ms.copy()
+    column = small.network_index(signature)[0]
+    latency_ms[2, column] /= 1000.0
+    glitched = replace(small, latency_ms=latency_ms)
+    for model in ("lstm", "xgb"):
+        trained = train(glitched, replace(options, model=model))
+        assert trained.signature == signature  # the glitch is on a signature run
+        assert (small.device_ids[2], signature[0]) in {(d, n) for d, n, _ in trained.ignored}
+        measured = {n: float(small.latency_ms[5, small.network_index([n])[0]])
+                    for n in trained.signature}
+        predicted = trained.estimator.adapt(measured).predict_ms(small.layers.select([0, 1]))
+        assert np.isfinite(predicted).all() and (predicted > 0).all()
+
+
+def test_a_model_saved_before_the_field_loads_without_ignored(small: LatencyData,
+                                                              tmp_path: Path) -> None:
+    trained = train(small.select(networks=np.arange(40)), TrainOptions(k=5))
+    del trained.__dict__["ignored"]  # as a model saved by dnncost 0.2.1 has it
+    dump_state(trained, tmp_path)
+    assert load_state(tmp_path).ignored == []
 
 
 def test_training_leaves_them_out_and_says_which(small: LatencyData) -> None:
@@ -85,4 +124,8 @@ def test_train_cli_names_them_and_the_store_keeps_them(iiswc_store_copy: Path,
     assert {"device": device, "network": name, "latency_ms": pytest.approx(glitch.median_ms)} \
         in report["ignored_measurements"]
     assert f"{device} {name}" in (out / "report.md").read_text()
+    with Store(iiswc_store_copy) as store:
+        finite = int(np.isfinite(load_dataset(store).latency_ms).sum())
+    # the in-sample fit is scored on what training kept
+    assert report["in_sample_fit"]["pairs"] == finite - len(report["ignored_measurements"])
     assert kept[measurement.network_id] == pytest.approx(glitch.median_ms)
