@@ -170,7 +170,7 @@ def gross_outliers(log_ms: np.ndarray, rank: int = 3, ratio: float = GROSS_RATIO
     """Measurements ``[devices, networks]`` more than ``ratio`` times off what the *other*
     devices' structure predicts for their device (placed robustly: Huber reweighting on
     a median-absolute-deviation scale): a failed timer, a run that hung, a wrong unit
-    (HELP's pixel3 table holds 629, 128 of them near 0.003 ms). A device with more than
+    (HELP's pixel3 table holds 627, 128 of them near 0.003 ms). A device with more than
     ``max_share`` of its measurements that far off differs in kind and keeps them, except
     any ``GROSS_EXTREME_RATIO`` times off. Two passes: what the first flags is left out
     of the others' structure in the second. Fewer than ``GROSS_MIN_DEVICES`` devices
