@@ -2,7 +2,7 @@
 across devices, beside the low-rank model's hand-made one. Not part of any model yet.
 
 The low-rank model predicts a network it was not trained on as a mix (in log ms) of
-XGBoost's factors from features (X, weight 0.3) and an additive cost estimate (H, 0.7):
+XGBoost's factors from features (X, weight 0.1) and an additive cost estimate (H, 0.9):
 the device's non-negative cost per layer, MAC and byte of each op class, fitted to its
 (placed) latencies on the training networks and corrected by a kernel smoother.
 
@@ -132,7 +132,7 @@ def evaluate_split(data: LatencyData, split_seed: int, args: argparse.Namespace
             model, _ = adapt_estimator(trained.estimator, "lowrank", "collaborative",
                                        measured, data.devices[d])
             exportable, cost_sum = model.exportable, model.exportable.cost_sum
-            mixed = exportable.predict_log_ms(features[ok])  # 0.3 X + 0.7 H
+            mixed = exportable.predict_log_ms(features[ok])  # 0.1 X + 0.9 H
             hand = cost_sum.log_ms(features[ok])
             trees = (mixed - cost_sum.weight * hand) / (1.0 - cost_sum.weight)
             row_ms = np.exp([model.known_log_ms[data.network_names[i]] for i in train_n])
@@ -142,9 +142,9 @@ def evaluate_split(data: LatencyData, split_seed: int, args: argparse.Namespace
                              for a in learned], axis=0)
             w = cost_sum.weight
             for key, value in (("true", data.latency_ms[d, ok]), ("device", np.full(len(ok), d)),
-                               ("today: 0.3 X + 0.7 H", np.exp(mixed)),
+                               ("today: 0.1 X + 0.9 H", np.exp(mixed)),
                                ("L alone", np.exp(basis)),
-                               ("0.3 X + 0.35 H + 0.35 L",
+                               ("0.1 X + 0.45 H + 0.45 L",
                                 np.exp((1 - w) * trees + w / 2 * (hand + basis)))):
                 parts.setdefault(key, []).append(value)
     pooled = {key: np.concatenate(value) for key, value in parts.items()}

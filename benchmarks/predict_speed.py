@@ -13,7 +13,7 @@ Prints predictions per second for
   - the C99 predictor (android_native/, host build) from layer rows and from features;
   - and the time to measure one network on this host with the LiteRT interpreter.
 
-The model is an agg-v1 XGBoost model with 300 trees of depth 6 (learn's default size),
+The model is an agg-v2 XGBoost model with 300 trees of depth 6 (learn's default size),
 fitted to synthetic MAC-driven labels: its speed, not its accuracy, is what counts here.
 Pass --model/--c-model to time a real exported model instead.
 
@@ -60,7 +60,7 @@ def _specs(count: int, seed: int) -> list[str]:
 
 
 def build_model(out: Path, seed: int) -> tuple[Path, Path, Path]:
-    """A 300-tree agg-v1 model as .onnx (layer tables in), .onnx (features in) and .c."""
+    """A 300-tree agg-v2 model as .onnx (layer tables in), .onnx (features in) and .c."""
     import onnxruntime  # noqa: F401  (the features-input graph is checked by it below)
     import xgboost as xgb
 
@@ -237,7 +237,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--model", type=Path, help="an exported .onnx (agg-v1) to time")
+    parser.add_argument("--model", type=Path, help="an exported .onnx (agg-v2) to time")
     parser.add_argument("--c-model", type=Path, help="its --format c data file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dnncost-speed-") as tmp:

@@ -43,7 +43,7 @@ def reference_model(model: Any) -> Any:
 
 
 def takes_layers(model: Any) -> bool:
-    """Whether the exported graph takes the layer table (tree models of agg-v1 features;
+    """Whether the exported graph takes the layer table (tree models of agg-v2 features;
     the LSTM takes its seq-v1 feature rows)."""
     from dnncost.learn.features import FEATURE_SET
 

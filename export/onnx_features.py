@@ -1,4 +1,4 @@
-"""The agg-v1 featurizer as ONNX nodes: encoded layer rows in, network features out.
+"""The agg-v2 featurizer as ONNX nodes: encoded layer rows in, network features out.
 
 Inputs ``layers`` float32 ``[L, 14]`` (dnncost.encoding, ``lt-v1``) and
 ``network_index`` int64 ``[L]`` (each row's network, 0 .. N-1, a network's rows
@@ -17,7 +17,7 @@ import numpy as np
 
 from dnncost.encoding import COLUMNS, OP_CODES, OP_NAMES
 from dnncost.learn.features import (ACTIVATION_OPS, CLASS_OF_OP, CLASSES, FEATURE_NAMES,
-                                    HEAD_NAMES, LOWRES_PIXELS, PER_CLASS)
+                                    HEAD_NAMES, LOWRES_PIXELS, PAD_CHANNELS, PER_CLASS)
 
 LAYERS, NETWORK_INDEX, FEATURES = "layers", "network_index", "features"
 OPSET = 18
@@ -154,6 +154,8 @@ def featurizer_nodes(const: Callable[[str, np.ndarray], str]) -> list[Any]:
                 out_h, c("lowres", float(LOWRES_PIXELS))], "fx_h_low")], "fx_h_lowres")],
             "fx_m_lowres"), "fx_lowres"),
     }
+    raw["log_pad4_macs"] = column(node("Mul", [padding_macs(node, c, col, is_conv, is_dw, op),
+                                               real], "fx_pad_real"), "fx_pad")
     stacked = node("Concat", [node("Unsqueeze", [t, c("axis2", [2], np.int64)], t + "_3d")
                               for t in (count_c, macs_c, bytes_c)], "fx_per_class", axis=2)
     tail = node("Reshape", [stacked, c("tail_shape", [-1, 3 * _K], np.int64)], "fx_tail")
@@ -166,6 +168,37 @@ def featurizer_nodes(const: Callable[[str, np.ndarray], str]) -> list[Any]:
     node("Cast", [features], FEATURES, to=TensorProto.FLOAT)
     assert len(unlogged) == len(FEATURE_NAMES)
     return nodes
+
+
+def padding_macs(node: Callable[..., str], c: Callable[..., str], col: dict[str, str],
+                 is_conv: str, is_dw: str, op: str) -> str:
+    """[L]: the MACs each row's GEMM adds with depth and width rounded up to multiples of
+    PAD_CHANNELS (``features.padding_macs``)."""
+    pad = c("pad", float(PAD_CHANNELS))
+
+    def up(x: str, name: str) -> str:
+        return node("Mul", [node("Ceil", [node("Div", [x, pad], name + "_q")], name + "_c"),
+                            pad], name)
+
+    groups = node("Max", [col["groups"], c("one", 1.0)], "fx_pad_g")
+    kk = node("Mul", [col["kernel"], col["kernel"]], "fx_pad_kk")
+    out_hw = node("Mul", [col["out_h"], col["out_w"]], "fx_pad_hw")
+    depth = node("Div", [node("Mul", [kk, col["cin"]], "fx_pad_kkc"), groups], "fx_pad_depth")
+    width = node("Div", [col["cout"], groups], "fx_pad_width")
+
+    def extra(a: str, b: str, name: str) -> str:  # up(a) * up(b) - a * b
+        return node("Sub", [node("Mul", [up(a, name + "_ua"), up(b, name + "_ub")],
+                                 name + "_padded"), node("Mul", [a, b], name + "_plain")], name)
+
+    dense = node("Mul", [node("Mul", [out_hw, groups], "fx_pad_hwg"),
+                         extra(depth, width, "fx_pad_gemm")], "fx_pad_dense")
+    depthwise = node("Mul", [node("Mul", [out_hw, kk], "fx_pad_hwkk"), node(
+        "Sub", [up(col["cout"], "fx_pad_uc"), col["cout"]], "fx_pad_dc")], "fx_pad_dw")
+    fc = extra(col["cin"], col["cout"], "fx_pad_fc")
+    is_fc = node("Equal", [op, c("fc", OP_CODES["fc"], np.int64)], "fx_is_fc")
+    zero = c("zero", 0.0)
+    return node("Where", [is_conv, dense, node("Where", [is_dw, depthwise, node(
+        "Where", [is_fc, fc, zero], "fx_pad_fc_or_0")], "fx_pad_dw_or")], "fx_pad_rows")
 
 
 def features_input(model_bytes: bytes) -> bytes:

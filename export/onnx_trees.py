@@ -1,6 +1,6 @@
 """The tree form of a cost model as an ONNX graph.
 
-``layers [L, 14]`` + ``network_index [L]`` -> the agg-v1 featurizer
+``layers [L, 14]`` + ``network_index [L]`` -> the agg-v2 featurizer
 (export/onnx_features.py) -> ``features [N, F]`` (or ``features`` as the input) -> per term: Concat(features, Expand(device_vector, [N, D])) ->
 TreeEnsembleRegressor (from onnxmltools) -> link -> * weight; the terms are summed,
 with a layer-cost term if the model has one (Gather the amount columns, NaN -> 0, Exp - 1

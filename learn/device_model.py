@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from dnncost.encoding import take
+from dnncost.errors import ModelError
 from dnncost.records import Layer
 from dnncost.learn.exportable import ExportableModel
 from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET, features_matrix, sequence_matrix
@@ -25,7 +26,8 @@ def exportable_features(model: ExportableModel,
         return features_matrix(networks_layers)
     if model.feature_set.startswith(SEQUENCE_SET):
         return sequence_matrix(networks_layers, int(model.metadata["max_layers"]))
-    raise ValueError(f"unknown feature set {model.feature_set}")
+    raise ModelError(f"this dnncost computes {FEATURE_SET} and {SEQUENCE_SET} features, not "
+                     f"{model.feature_set}: adapt the model again")
 
 
 @dataclass

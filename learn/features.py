@@ -1,7 +1,7 @@
 """The feature sets, each owned here: names, descriptions and one function from layer
 tables (numpy only; the export runtime uses this too).
 
-``agg-v1`` aggregates a network's layers, computed from the encoded rows of
+``agg-v2`` aggregates a network's layers, computed from the encoded rows of
 :mod:`dnncost.encoding` (:func:`agg_features`): for one network, for many, for spec
 strings (their rows come from gen's vectorised walker) and, op for op, inside the
 exported ONNX graph. ``seq-v1`` is the per-layer sequence the LSTM reads.
@@ -25,7 +25,7 @@ import numpy as np
 from dnncost.encoding import COL, OP_CODES, LayerTables, default_macs, encode, encode_many
 from dnncost.records import ACTIVATIONS, Layer
 
-FEATURE_SET = "agg-v1"
+FEATURE_SET = "agg-v2"
 SEQUENCE_SET = "seq-v1"
 
 # Op classes every feature is counted over (activations share one class; so do concat
@@ -35,7 +35,8 @@ PER_CLASS: tuple[str, ...] = ("count", "log_macs", "log_bytes")
 HEAD_NAMES: tuple[str, ...] = (
     "log_macs_total", "log_params_total", "log_bytes_total", "layers",
     "log_input_pixels", "log_macs_per_byte", "log_macs_stride2",
-    "log_dw_macs_k3", "log_dw_macs_k5plus", "log_max_channels", "log_conv_macs_lowres")
+    "log_dw_macs_k3", "log_dw_macs_k5plus", "log_max_channels", "log_conv_macs_lowres",
+    "log_pad4_macs")
 FEATURE_NAMES: tuple[str, ...] = HEAD_NAMES + tuple(f"{c}_{p}" for c in CLASSES
                                                     for p in PER_CLASS)
 _HEAD_DESCRIPTIONS = (
@@ -45,7 +46,8 @@ _HEAD_DESCRIPTIONS = (
     "log(1 + pixels of the first layer's input)", "log(1 + MACs per element moved)",
     "log(1 + MACs of stride-2 convolutions)", "log(1 + MACs of depthwise convs with k <= 3)",
     "log(1 + MACs of depthwise convs with k >= 4)", "log(1 + largest output channels)",
-    "log(1 + MACs of dense convs with outputs of at most 14 pixels)")
+    "log(1 + MACs of dense convs with outputs of at most 14 pixels)",
+    "log(1 + MACs added by padding GEMM depth and width to multiples of 4)")
 _CLASS_WORDS = {"conv1x1": "1x1 dense conv", "convkxk": "kxk dense conv (k > 1)",
                 "dwconv": "depthwise conv", "fc": "fully connected", "add": "add",
                 "mul": "multiply", "act": "activation and other elementwise",
@@ -55,7 +57,7 @@ FEATURE_DESCRIPTIONS: tuple[str, ...] = _HEAD_DESCRIPTIONS + tuple(
         f"{_CLASS_WORDS[c]} layers", f"log(1 + MACs of {_CLASS_WORDS[c]} layers)",
         f"log(1 + elements moved by {_CLASS_WORDS[c]} layers)"))
 
-# Additive cost amounts read back from the agg-v1 columns: per op class its layer count,
+# Additive cost amounts read back from the agg-v2 columns: per op class its layer count,
 # MACs and bytes moved, plus the depthwise MACs by kernel and the stride-2 MACs. A
 # network's latency is close to a non-negative sum of these times a per-device cost per
 # unit (learn/layercost.py fits it; export computes the same sum in its graphs). Columns
@@ -63,7 +65,7 @@ FEATURE_DESCRIPTIONS: tuple[str, ...] = _HEAD_DESCRIPTIONS + tuple(
 COST_AMOUNT_COLUMNS: tuple[int, ...] = tuple(
     FEATURE_NAMES.index(name) for name in
     tuple(f"{c}_{p}" for c in CLASSES for p in PER_CLASS)
-    + ("log_dw_macs_k3", "log_dw_macs_k5plus", "log_macs_stride2"))
+    + ("log_dw_macs_k3", "log_dw_macs_k5plus", "log_macs_stride2", "log_pad4_macs"))
 COST_AMOUNT_LOGGED: tuple[bool, ...] = tuple(
     FEATURE_NAMES[i].startswith("log_") or "_log_" in FEATURE_NAMES[i]
     for i in COST_AMOUNT_COLUMNS)
@@ -75,11 +77,17 @@ CLASS_OF_OP: tuple[int, ...] = tuple(
                  "pool", "act", "act"))
 ACTIVATION_OPS: tuple[int, ...] = tuple(OP_CODES[name] for name in ACTIVATIONS)
 LOWRES_PIXELS = 14
+# SIMD kernels work on channels in blocks (int8 dot products take 4 at a time): a
+# convolution computes as if its GEMM depth (k*k*cin per group; a depthwise kernel's
+# k*k) and width (cout per group; depthwise channels) were rounded up to this.
+# benchmarks/cost_amounts.py: on IISWC's networks never measured, this one amount lifts
+# the ceiling of a phone's own cost sum from 78.2 % to 83.8 % within 10 % (blocks of 8: 83.1).
+PAD_CHANNELS = 4
 
 
 def cost_amounts(features: np.ndarray, columns: Sequence[int] = COST_AMOUNT_COLUMNS,
                  logged: Sequence[bool] = COST_AMOUNT_LOGGED) -> np.ndarray:
-    """The additive cost amounts ``[N, len(columns)]`` (float64) of agg-v1 feature rows:
+    """The additive cost amounts ``[N, len(columns)]`` (float64) of agg-v2 feature rows:
     expm1 of the logged columns, the counts as they are; a missing (NaN) value is 0."""
     picked = np.nan_to_num(np.asarray(features, np.float64)[:, list(columns)], nan=0.0)
     return np.where(np.asarray(logged, bool), np.expm1(picked), picked)
@@ -87,24 +95,42 @@ def cost_amounts(features: np.ndarray, columns: Sequence[int] = COST_AMOUNT_COLU
 
 # What a network sums over its rows (float64): per op class its layers, MACs and elements
 # moved, then its weights and the MACs of stride-2 convs, depthwise k<=3, depthwise k>=4
-# and dense convs with outputs of at most 14 pixels. Its largest channel count and the
-# pixels of its first layer complete agg-v1.
+# and dense convs with outputs of at most 14 pixels, and the MACs that padding channels to
+# blocks of PAD_CHANNELS adds. Its largest channel count and the pixels of its first
+# layer complete agg-v2.
 AMOUNT_NAMES: tuple[str, ...] = tuple(f"{c}_{p}" for c in CLASSES
                                       for p in ("layers", "macs", "moved")) + (
-    "params", "stride2_macs", "dw_k3_macs", "dw_k5plus_macs", "lowres_macs")
+    "params", "stride2_macs", "dw_k3_macs", "dw_k5plus_macs", "lowres_macs", "pad4_macs")
 _K = len(CLASSES)
 _KXK, _ACT = CLASSES.index("convkxk"), CLASSES.index("act")
 _CLASS_OF_OP = np.asarray(CLASS_OF_OP)
 _IS_ACTIVATION = np.isin(np.arange(len(CLASS_OF_OP)), ACTIVATION_OPS)
 _ROW_FIELDS = ("op", "in_h", "in_w", "out_h", "out_w", "cin", "cout", "kernel", "stride",
-               "activation", "macs", "params")
+               "groups", "activation", "macs", "params")
+
+
+def padding_macs(op: np.ndarray, out_h: np.ndarray, out_w: np.ndarray, cin: np.ndarray,
+                 cout: np.ndarray, kernel: np.ndarray, groups: np.ndarray,
+                 block: int = PAD_CHANNELS) -> np.ndarray:
+    """Per row (float64 columns), the MACs its GEMM adds when depth and width are
+    rounded up to multiples of ``block`` (0 for rows other than conv, dwconv, fc)."""
+    def up(x: np.ndarray) -> np.ndarray:
+        return np.ceil(x / block) * block
+
+    g = np.maximum(groups, 1.0)
+    depth, width = kernel * kernel * cin / g, cout / g
+    dense = out_h * out_w * g * (up(depth) * up(width) - depth * width)
+    depthwise = out_h * out_w * kernel * kernel * (up(cout) - cout)
+    fc = up(cin) * up(cout) - cin * cout
+    return np.select([op == OP_CODES["conv"], op == OP_CODES["dwconv"], op == OP_CODES["fc"]],
+                     [dense, depthwise, fc], 0.0)
 
 
 def row_amounts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per encoded row: its amounts ``[L, len(AMOUNT_NAMES)]`` and its channels (for the
     network's largest), float64; a row with op 0 counts for nothing."""
     r = np.asarray(rows, np.float64)
-    (op_code, in_h, in_w, out_h, out_w, cin, cout, kernel, stride, activation, macs,
+    (op_code, in_h, in_w, out_h, out_w, cin, cout, kernel, stride, groups, activation, macs,
      params) = (r.T[COL[name]] for name in _ROW_FIELDS)
     op = op_code.astype(np.int64)
     real = op > 0
@@ -121,21 +147,21 @@ def row_amounts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         * fused[:, None]
     amounts[:, 3 * _K:] = np.stack([
         params, macs * ((conv | dwconv) & (stride >= 2)), macs * (dwconv & (kernel <= 3)),
-        macs * (dwconv & (kernel > 3)), macs * (conv & (out_h != 0) & (out_h <= LOWRES_PIXELS))
-    ], axis=1) * real[:, None]
+        macs * (dwconv & (kernel > 3)), macs * (conv & (out_h != 0) & (out_h <= LOWRES_PIXELS)),
+        padding_macs(op, out_h, out_w, cin, cout, kernel, groups)], axis=1) * real[:, None]
     return amounts, cout * real
 
 
 def features_from_totals(totals: np.ndarray, max_channels: np.ndarray,
                          pixels: np.ndarray) -> np.ndarray:
-    """agg-v1 features float32 ``[N, F]`` of networks' summed amounts ``[N, A]``, largest
+    """agg-v2 features float32 ``[N, F]`` of networks' summed amounts ``[N, A]``, largest
     channel counts and first-layer pixels ``[N]``."""
     totals = np.asarray(totals, np.float64).reshape(-1, len(AMOUNT_NAMES))
     per_class = totals[:, :3 * _K].reshape(-1, _K, 3).copy()
     count, macs, moved = per_class.sum(axis=1).T
-    params, stride2, dw_k3, dw_k5, lowres = totals[:, 3 * _K:].T
+    params, stride2, dw_k3, dw_k5, lowres, padding = totals[:, 3 * _K:].T
     raw = np.column_stack([macs, params, moved, count, pixels, macs / np.maximum(moved, 1.0),
-                           stride2, dw_k3, dw_k5, max_channels, lowres])
+                           stride2, dw_k3, dw_k5, max_channels, lowres, padding])
     head = np.log1p(raw)
     head[:, HEAD_NAMES.index("layers")] = count
     per_class[:, :, 1:] = np.log1p(per_class[:, :, 1:])
@@ -156,7 +182,7 @@ def _segments(values: np.ndarray, index: np.ndarray, n: int, maximum: bool = Fal
 
 
 def agg_features(rows: np.ndarray, network_index: np.ndarray, n: int) -> np.ndarray:
-    """agg-v1 features float32 ``[n, F]`` of encoded rows ``[L, 14]`` whose network is
+    """agg-v2 features float32 ``[n, F]`` of encoded rows ``[L, 14]`` whose network is
     ``network_index`` (non-decreasing: each network's rows together, in execution order).
     Sums are exact in float64 (integers below 2**53)."""
     index = np.asarray(network_index, np.int64)
@@ -252,7 +278,7 @@ SEEN_SPECS = 200_000
 
 
 def spec_features(specs: Sequence[str]) -> np.ndarray:
-    """agg-v1 features float32 ``[N, F]`` of spec strings (InputError on a bad spec):
+    """agg-v2 features float32 ``[N, F]`` of spec strings (InputError on a bad spec):
     the sums of their stages' amounts, each stage's computed once from the rows gen's
     vectorised walker gives it; specs asked for before come from a cache."""
     n = len(specs)

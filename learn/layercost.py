@@ -2,7 +2,7 @@
 
 A network's latency is close to a non-negative sum over op classes of the device's cost
 per layer, per MAC and per byte moved (the amounts ``features.cost_amounts`` reads back
-from agg-v1 rows). What that sum misses on the device's training networks is carried to
+from agg-v2 rows). What that sum misses on the device's training networks is carried to
 a new network by a kernel average over the training networks most like it in feature
 space. Both parts are fitted here and exported as one :class:`CostSumTerm`. The same sum
 fitted to a device's signature alone can stand beside its low-rank placement on seen

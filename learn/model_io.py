@@ -49,6 +49,17 @@ def _format_of(path: Path, manifest: dict[str, Any], supported: int, what: str) 
     return version
 
 
+def _same_features(path: Path, feature_set: Any, what: str, command: str) -> None:
+    """A ModelError when a directory was made with features this dnncost no longer computes
+    (a model of agg-v1 features, before 0.3.0, read by a dnncost computing agg-v2)."""
+    from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET
+
+    if feature_set is not None and feature_set != FEATURE_SET \
+            and not str(feature_set).startswith(SEQUENCE_SET):
+        raise ModelError(f"{path} is a {what} of {feature_set} features; this dnncost "
+                         f"{__version__} computes {FEATURE_SET}: {command} it again")
+
+
 def out_dir(model_dir: str | Path) -> Path:
     """A directory to write a model into (made if missing; a file there is an error)."""
     path = Path(model_dir)
@@ -106,6 +117,7 @@ def load_model(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
     if version < MODEL_FORMAT:
         raise ModelError(f"{path} is a model directory of format {version}, older than this "
                          f"dnncost's ({MODEL_FORMAT}): train it again with dnncost train")
+    _same_features(path, manifest.get("feature_set"), "model directory", "train")
     from dnncost.learn.training import Trained
 
     trained = load_state(path)
@@ -176,6 +188,7 @@ def load_device_model(model_dir: str | Path) -> DeviceModel:
     path = Path(model_dir)
     spec = read_manifest(path, DEVICE_MANIFEST, "device model directory", "dnncost adapt -o")
     _format_of(path, spec, DEVICE_MODEL_FORMAT, "device model")
+    _same_features(path, spec.get("feature_set"), "device model", "adapt")
     try:
         trees = []
         for term in spec["trees"]:

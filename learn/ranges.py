@@ -1,6 +1,6 @@
 """The training networks' feature ranges, and the warning for networks outside them.
 
-``adapt`` records each agg-v1 feature's smallest and largest value over the networks the
+``adapt`` records each agg-v2 feature's smallest and largest value over the networks the
 model learned from; ``predict`` warns (it never refuses) when a network lies well outside
 them, since tree and low-rank models only extrapolate there.
 """

@@ -24,6 +24,8 @@ SPECS = [  # every stage kind of the grammar, beside the study's 118 networks
     "dw_k3_s1_arelu6 conv_k1_s1_c256_arelu avgpool_k13",
     "r160 conv_k3_s2_c16_ahswish ds_k3_s1_c16_se8_arelu fr_k3_s2_h64_c24_arelu6 "
     "ir_k5_s2_h96_c40_se24_ahswish ir_k3_s1_h120_c40_ahswish gap conv_k1_s1_c1000",
+    # channels off blocks of 4 (the padding amount), grouped in 2 with odd groups
+    "r64 conv_k3_s2_c18_arelu ir_k3_s1_h18_c10_g2 ir_k5_s2_h30_c14_arelu6 gap conv_k1_s1_c10",
 ]
 
 

@@ -30,7 +30,7 @@ def _specs(count: int, seed: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def spec_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[ExportableModel, Path]:
-    """An agg-v1 tree model trained on generated specs (MAC-driven labels), exported."""
+    """An agg-v2 tree model trained on generated specs (MAC-driven labels), exported."""
     import xgboost as xgb
 
     specs = _specs(60, seed=1) + [TINY_SPEC]

@@ -64,7 +64,7 @@ def _signature(model_dir: Path) -> list[str]:
 def test_train_writes_model_signature_and_report(model_dir: Path) -> None:
     manifest = json.loads((model_dir / "model.json").read_text())
     assert manifest["mode"] == "collaborative" and manifest["model"] == "lowrank"
-    assert manifest["k"] == 8 and manifest["feature_set"] == "agg-v1"
+    assert manifest["k"] == 8 and manifest["feature_set"] == "agg-v2"
     assert len(manifest["training_devices"]) == 83 and HELD_OUT not in manifest["training_devices"]
     signature = json.loads((model_dir / "signature.json").read_text())["networks"]
     assert len(signature) == 8 and all(n["id"] and n["name"] for n in signature)

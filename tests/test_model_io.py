@@ -71,3 +71,23 @@ def test_tampered_state_is_a_one_line_model_error(data, tmp_path: Path) -> None:
         with pytest.raises(ModelError, match="damaged model") as error:
             load_model(tmp_path)
         assert "\n" not in str(error.value), case
+
+
+def test_a_model_of_older_features_is_refused_naming_what_to_do(data, tmp_path: Path) -> None:
+    """A model trained or adapted before 0.3.0 computed agg-v1 features (one column
+    fewer): it is refused with what to run, not fed rows of another width."""
+    from dnncost.learn.model_io import DEVICE_MANIFEST, load_device_model, save_device_model
+
+    trained = train(data, TrainOptions("collaborative", "lowrank", "random", 5, n_estimators=5))
+    save_model(tmp_path / "model", trained, {"feature_set": "agg-v1"}, [], "")
+    with pytest.raises(ModelError, match="of agg-v1 features; .* computes agg-v2: train it"):
+        load_model(tmp_path / "model")
+    measured = {n: float(v) for n, v in zip(data.network_names, data.latency_ms[0])}
+    save_device_model(tmp_path / "device", trained.estimator.adapt(measured))
+    spec = json.loads((tmp_path / "device" / DEVICE_MANIFEST).read_text())
+    assert spec["feature_set"] == "agg-v2"
+    load_device_model(tmp_path / "device")
+    (tmp_path / "device" / DEVICE_MANIFEST).write_text(json.dumps({**spec,
+                                                                   "feature_set": "agg-v1"}))
+    with pytest.raises(ModelError, match="of agg-v1 features; .* computes agg-v2: adapt it"):
+        load_device_model(tmp_path / "device")

@@ -1,5 +1,5 @@
 """The vectorised walker and featurizer: encoded rows of spec strings equal gen's layer
-tables, and their agg-v1 features equal the plain reference loop (tests/
+tables, and their agg-v2 features equal the plain reference loop (tests/
 reference_features.py, over the layers as encoded) bit for bit; bad specs raise gen's
 error."""
 
@@ -16,7 +16,7 @@ from dnncost.gen.fast_layers import encoded_tables
 from dnncost.gen.layers import layer_table
 from dnncost.gen.spaces import sample_specs, space_names
 from dnncost.gen.spec import ACTIVATION_NAMES, BLOCK_KINDS, parse_spec
-from dnncost.learn.features import FEATURE_NAMES, features_matrix, spec_features
+from dnncost.learn.features import FEATURE_NAMES, features_matrix, network_features, spec_features
 from reference_features import reference_matrix
 
 
@@ -274,3 +274,21 @@ def test_errors_come_in_the_order_the_reference_finds_them(batch):
         with pytest.raises(InputError) as raised:
             spec_features(copies)
         assert str(raised.value) == str(expected.value)
+
+
+def test_padding_macs_round_gemm_depth_and_width_up_to_blocks_of_four():
+    from dnncost.records import Layer
+
+    layers = [  # each with its padding MACs worked by hand
+        Layer(0, "conv", 64, 64, 32, 32, 3, 18, 3, 2, groups=1),  # 1024 * (28*20 - 27*18)
+        Layer(1, "conv", 32, 32, 32, 32, 18, 10, 1, 1, groups=2),  # 1024 * 2 * (12*8 - 9*5)
+        Layer(2, "dwconv", 32, 32, 16, 16, 30, 30, 5, 2, groups=30),  # 256 * 25 * (32 - 30)
+        Layer(3, "fc", 1, 1, 1, 1, 1001, 10),  # 1004*12 - 1001*10
+        Layer(4, "conv", 16, 16, 16, 16, 32, 64, 3, 1, groups=1),  # aligned: 0
+        Layer(5, "add", 16, 16, 16, 16, 30, 30)]  # not a GEMM: 0
+    by_hand = [75776, 104448, 12800, 2038, 0, 0]
+    column = FEATURE_NAMES.index("log_pad4_macs")
+    for layer, macs in zip(layers, by_hand):
+        assert network_features([layer])[column] == np.float32(np.log1p(macs))
+    assert network_features(layers)[column] == np.float32(np.log1p(sum(by_hand)))
+    assert reference_matrix([layers])[0, column] == np.float32(np.log1p(sum(by_hand)))

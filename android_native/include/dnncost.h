@@ -94,18 +94,18 @@ int dnncost_num_features(void);
  *   10 pool, 11 concat, 12 other; 0 no layer), in_h, in_w, out_h, out_w, cin, cout,
  *   kernel, stride, padding, groups, activation fused into the layer (0 none, 1 relu,
  *   2 relu6, 3 hswish, 4 sigmoid, 5 other), macs, params.
- * The predictor computes the model's agg-v1 features from it, as dnncost does. */
+ * The predictor computes the model's agg-v2 features from it, as dnncost does. */
 #define DNNCOST_LAYER_COLUMNS 14
-#define DNNCOST_AGG_FEATURES 35
+#define DNNCOST_AGG_FEATURES 36
 
-/* The agg-v1 features (DNNCOST_AGG_FEATURES floats) of one network's n_rows layer rows.
+/* The agg-v2 features (DNNCOST_AGG_FEATURES floats) of one network's n_rows layer rows.
  * Returns 0, or -1 on bad arguments or an unknown op code. */
 int dnncost_layer_features(const float *rows, int n_rows, float *features);
 
 /* Predict latency in ms of n_networks networks from their layer rows: rows[n_rows * 14],
  * network_index[n_rows] the network (0 .. n_networks - 1) of each row, a network's rows
  * together and in order; out_ms[network] is set for every network that has rows.
- * Returns 0, or -1 on bad arguments or a model not of agg-v1 features. */
+ * Returns 0, or -1 on bad arguments or a model not of agg-v2 features. */
 int dnncost_predict_layers(const float *rows, const int64_t *network_index, int n_rows,
                            float *out_ms, int n_networks);
 

@@ -104,7 +104,7 @@ static int predict_layer_file(FILE *in, const char *name)
         status = 2;
     } else if (status == 0) {
         if (dnncost_predict_layers(rows, index, (int)n_rows, out, n_networks) != 0) {
-            fprintf(stderr, "dnncost_cli: %s: not layer rows of an agg-v1 model (unknown op "
+            fprintf(stderr, "dnncost_cli: %s: not layer rows of an agg-v2 model (unknown op "
                     "code, or a model of other features)\n", name);
             status = 2;
         } else {

@@ -1,4 +1,4 @@
-/* The agg-v1 features of a network's layer table, and predictions from layer tables.
+/* The agg-v2 features of a network's layer table, and predictions from layer tables.
  *
  * The same function as dnncost.learn.features.agg_features and the exported ONNX graph:
  * rows of the lt-v1 encoding (14 floats a layer, see include/dnncost.h), summed in
@@ -13,15 +13,37 @@
 
 enum { COL_OP, COL_IN_H, COL_IN_W, COL_OUT_H, COL_OUT_W, COL_CIN, COL_COUT, COL_KERNEL,
        COL_STRIDE, COL_PADDING, COL_GROUPS, COL_ACT, COL_MACS, COL_PARAMS };
-enum { OP_CONV = 1, OP_DWCONV = 2, OP_RELU = 6, OP_SIGMOID = 9, OP_LAST = 12 };
+enum { OP_CONV = 1, OP_DWCONV = 2, OP_FC = 3, OP_RELU = 6, OP_SIGMOID = 9, OP_LAST = 12 };
 enum { CLASS_CONV1X1, CLASS_CONVKXK, CLASS_DWCONV, CLASS_FC, CLASS_ADD, CLASS_MUL, CLASS_ACT,
        CLASS_POOL, N_CLASSES };
-enum { HEAD = 11 };
+enum { HEAD = 12, PAD_CHANNELS = 4 };
 
 /* The class of each op code (conv is split by its kernel below); 0 is no layer. */
 static const int CLASS_OF_OP[OP_LAST + 1] = {
     CLASS_ACT, CLASS_CONV1X1, CLASS_DWCONV, CLASS_FC, CLASS_ADD, CLASS_MUL,
     CLASS_ACT, CLASS_ACT, CLASS_ACT, CLASS_ACT, CLASS_POOL, CLASS_ACT, CLASS_ACT};
+
+/* x rounded up to a multiple of PAD_CHANNELS (learn/features.py PAD_CHANNELS). */
+static double up(double x)
+{
+    return ceil(x / PAD_CHANNELS) * PAD_CHANNELS;
+}
+
+/* The MACs a layer's GEMM adds with depth and width rounded up to multiples of
+ * PAD_CHANNELS (learn/features.py padding_macs). */
+static double padding_macs(int op, const float *r)
+{
+    double hw = (double)r[COL_OUT_H] * (double)r[COL_OUT_W], k = r[COL_KERNEL];
+    double cin = r[COL_CIN], cout = r[COL_COUT];
+    if (op == OP_CONV) {
+        double g = r[COL_GROUPS] > 1.0f ? (double)r[COL_GROUPS] : 1.0;
+        double depth = k * k * cin / g, width = cout / g;
+        return hw * g * (up(depth) * up(width) - depth * width);
+    }
+    if (op == OP_DWCONV) return hw * k * k * (up(cout) - cout);
+    if (op == OP_FC) return up(cin) * up(cout) - cin * cout;
+    return 0.0;
+}
 
 int dnncost_layer_features(const float *rows, int n_rows, float *features)
 {
@@ -29,7 +51,7 @@ int dnncost_layer_features(const float *rows, int n_rows, float *features)
         return -1;
     }
     double per_class[N_CLASSES][3];
-    double params = 0.0, stride2 = 0.0, dw_k3 = 0.0, dw_k5 = 0.0, lowres = 0.0;
+    double params = 0.0, stride2 = 0.0, dw_k3 = 0.0, dw_k5 = 0.0, lowres = 0.0, padding = 0.0;
     double max_channels = 0.0, pixels = 0.0;
     memset(per_class, 0, sizeof per_class);
     for (int i = 0; i < n_rows; ++i) {
@@ -62,6 +84,7 @@ int dnncost_layer_features(const float *rows, int n_rows, float *features)
             if (kernel <= 3.0) dw_k3 += macs; else dw_k5 += macs;
         }
         if (op == OP_CONV && out_h != 0.0 && out_h <= 14.0) lowres += macs;
+        padding += padding_macs(op, r);
         if (r[COL_COUT] > max_channels) max_channels = r[COL_COUT];
     }
     double count = 0.0, macs_total = 0.0, traffic = 0.0;
@@ -73,7 +96,7 @@ int dnncost_layer_features(const float *rows, int n_rows, float *features)
     const double head[HEAD] = {
         log1p(macs_total), log1p(params), log1p(traffic), count, log1p(pixels),
         log1p(macs_total / (traffic > 1.0 ? traffic : 1.0)), log1p(stride2), log1p(dw_k3),
-        log1p(dw_k5), log1p(max_channels), log1p(lowres)};
+        log1p(dw_k5), log1p(max_channels), log1p(lowres), log1p(padding)};
     for (int f = 0; f < HEAD; ++f) {
         features[f] = (float)head[f];
     }
@@ -92,7 +115,7 @@ int dnncost_predict_layers_with(const dnncost_model *model, const float *rows,
     if (model == NULL || n_rows < 0 || n_networks < 0 ||
         (n_rows > 0 && (rows == NULL || network_index == NULL || out_ms == NULL)) ||
         model->n_features != DNNCOST_AGG_FEATURES ||
-        strcmp(model->feature_set, "agg-v1") != 0) {
+        strcmp(model->feature_set, "agg-v2") != 0) {
         return -1;
     }
     float features[DNNCOST_AGG_FEATURES];
