@@ -90,7 +90,8 @@ _WORDS = {"macs": "multiply-accumulates", "bytes": "tensor elements read+written
           "conv1x1": "1x1 conv", "convkxk": "kxk conv", "dwconv": "depthwise conv",
           "fc": "fully connected", "act": "activation", "add": "add", "mul": "multiply",
           "pool": "pool", "stride2": "in stride-2 conv layers", "lowres": "at <=14 px",
-          "pad4": "added by padding channels to blocks of 4", "k3": "with k<=3", "k5plus": "with k>=5", "dw": "depthwise conv",
+          "pad4": "padding (to blocks of 4 channels)",
+          "k3": "with k<=3", "k5plus": "with k>=5", "dw": "depthwise conv",
           "per": "per", "input": "input", "pixels": "pixels", "max": "largest",
           "channels": "output channels", "conv": "conv", "layers": "layers (fused "
           "activations counted as rows)"}

@@ -180,7 +180,8 @@ def padding_macs(node: Callable[..., str], c: Callable[..., str], col: dict[str,
         return node("Mul", [node("Ceil", [node("Div", [x, pad], name + "_q")], name + "_c"),
                             pad], name)
 
-    groups = node("Max", [col["groups"], c("one", 1.0)], "fx_pad_g")
+    groups = node("Where", [node("Greater", [col["groups"], c("one", 1.0)], "fx_pad_grouped"),
+                            col["groups"], c("one", 1.0)], "fx_pad_g")  # as numpy and C
     kk = node("Mul", [col["kernel"], col["kernel"]], "fx_pad_kk")
     out_hw = node("Mul", [col["out_h"], col["out_w"]], "fx_pad_hw")
     depth = node("Div", [node("Mul", [kk, col["cin"]], "fx_pad_kkc"), groups], "fx_pad_depth")

@@ -123,7 +123,7 @@ class Predictor:
                                 metadata=self.model_metadata)
         try:
             rows = exportable_features(shell, networks_layers)
-        except (ValueError, KeyError) as exc:
+        except (ValueError, KeyError, ModelError) as exc:
             raise ModelError(f"cannot compute feature set {self.info.feature_set!r} ({exc}); "
                              "use the dnncost version that exported the model") from None
         if rows.shape[1] != self.n_features:

@@ -58,7 +58,8 @@ FEATURE_DESCRIPTIONS: tuple[str, ...] = _HEAD_DESCRIPTIONS + tuple(
         f"log(1 + elements moved by {_CLASS_WORDS[c]} layers)"))
 
 # Additive cost amounts read back from the agg-v2 columns: per op class its layer count,
-# MACs and bytes moved, plus the depthwise MACs by kernel and the stride-2 MACs. A
+# MACs and bytes moved, plus the depthwise MACs by kernel, the stride-2 MACs and the MACs
+# that padding channels to blocks adds. A
 # network's latency is close to a non-negative sum of these times a per-device cost per
 # unit (learn/layercost.py fits it; export computes the same sum in its graphs). Columns
 # whose name starts with ``log_`` or has ``_log_`` hold log1p of the amount.
@@ -81,7 +82,7 @@ LOWRES_PIXELS = 14
 # convolution computes as if its GEMM depth (k*k*cin per group; a depthwise kernel's
 # k*k) and width (cout per group; depthwise channels) were rounded up to this.
 # benchmarks/cost_amounts.py: on IISWC's networks never measured, this one amount lifts
-# the ceiling of a phone's own cost sum from 78.2 % to 83.8 % within 10 % (blocks of 8: 83.1).
+# the ceiling of a phone's own cost sum from 77.9 % to 83.8 % within 10 % (blocks of 8: 83.1).
 PAD_CHANNELS = 4
 
 
@@ -117,7 +118,7 @@ def padding_macs(op: np.ndarray, out_h: np.ndarray, out_w: np.ndarray, cin: np.n
     def up(x: np.ndarray) -> np.ndarray:
         return np.ceil(x / block) * block
 
-    g = np.maximum(groups, 1.0)
+    g = np.where(groups > 1.0, groups, 1.0)  # 0, missing or not a number: dense
     depth, width = kernel * kernel * cin / g, cout / g
     dense = out_h * out_w * g * (up(depth) * up(width) - depth * width)
     depthwise = out_h * out_w * kernel * kernel * (up(cout) - cout)

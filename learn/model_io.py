@@ -12,7 +12,9 @@ and other languages can read it; :func:`load_device_model` rebuilds the :class:`
 Both manifests carry ``format_version``. A reader refuses a newer format rather than
 ignore what it does not know (an unknown term would silently change every prediction).
 Device models of an older format still load; a model directory of an older format (2
-and before kept a pickle, which dnncost never loads) asks to be trained again. Reading
+and before kept a pickle, which dnncost never loads) asks to be trained again, and either
+made with features this dnncost no longer computes (agg-v1, before 0.3.0) asks to be
+trained or adapted again. Reading
 a directory of any age or origin never runs code from it.
 """
 
@@ -56,8 +58,8 @@ def _same_features(path: Path, feature_set: Any, what: str, command: str) -> Non
 
     if feature_set is not None and feature_set != FEATURE_SET \
             and not str(feature_set).startswith(SEQUENCE_SET):
-        raise ModelError(f"{path} is a {what} of {feature_set} features; this dnncost "
-                         f"{__version__} computes {FEATURE_SET}: {command} it again")
+        raise ModelError(f"{path} is a {what} of {str(feature_set)[:40]!r} features; this "
+                         f"dnncost {__version__} computes {FEATURE_SET}: {command} it again")
 
 
 def out_dir(model_dir: str | Path) -> Path:

@@ -80,7 +80,7 @@ def test_a_model_of_older_features_is_refused_naming_what_to_do(data, tmp_path: 
 
     trained = train(data, TrainOptions("collaborative", "lowrank", "random", 5, n_estimators=5))
     save_model(tmp_path / "model", trained, {"feature_set": "agg-v1"}, [], "")
-    with pytest.raises(ModelError, match="of agg-v1 features; .* computes agg-v2: train it"):
+    with pytest.raises(ModelError, match="of 'agg-v1' features; .* computes agg-v2: train it"):
         load_model(tmp_path / "model")
     measured = {n: float(v) for n, v in zip(data.network_names, data.latency_ms[0])}
     save_device_model(tmp_path / "device", trained.estimator.adapt(measured))
@@ -89,5 +89,5 @@ def test_a_model_of_older_features_is_refused_naming_what_to_do(data, tmp_path: 
     load_device_model(tmp_path / "device")
     (tmp_path / "device" / DEVICE_MANIFEST).write_text(json.dumps({**spec,
                                                                    "feature_set": "agg-v1"}))
-    with pytest.raises(ModelError, match="of agg-v1 features; .* computes agg-v2: adapt it"):
+    with pytest.raises(ModelError, match="of 'agg-v1' features; .* computes agg-v2: adapt it"):
         load_device_model(tmp_path / "device")

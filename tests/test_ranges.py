@@ -18,7 +18,7 @@ def test_a_network_inside_the_range_gets_no_warning_and_one_outside_names_its_fe
     assert range_warning(trained, None) is None
 
 
-def test_an_agg_v1_feature_is_named_in_words_with_its_values_unlogged():
+def test_an_agg_v2_feature_is_named_in_words_with_its_values_unlogged():
     from dnncost.learn.features import FEATURE_NAMES
 
     pixels = FEATURE_NAMES.index("log_input_pixels")
