@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from dnncost.learn.device_model import DeviceModel
-from dnncost.learn.features import SEQUENCE_SET
+from dnncost.learn.sequence import SEQUENCE_SET
 from dnncost.records import Device
 
 CALIBRATION_PRIOR = 5.0  # pseudo-measurements shrinking the calibration shift to 0

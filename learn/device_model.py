@@ -16,7 +16,8 @@ from dnncost.encoding import take
 from dnncost.errors import ModelError
 from dnncost.records import Layer
 from dnncost.learn.exportable import ExportableModel
-from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET, features_matrix, sequence_matrix
+from dnncost.learn.features import FEATURE_SET, features_matrix
+from dnncost.learn.sequence import SEQUENCE_SET, sequence_matrix
 
 
 def exportable_features(model: ExportableModel,

@@ -1,6 +1,6 @@
 """The LSTM cost model (the only module of learn/ that imports torch, lazily).
 
-An LSTM reads a network's layer sequence (``features.layer_sequence``); a small MLP maps
+An LSTM reads a network's layer sequence (``sequence.layer_sequence``); a small MLP maps
 its last hidden state to ``a(n)`` and ``b(n)``, and the log latency is
 ``a(n) + b(n) . device`` (collaborative: relative to the signature mean), bilinear in the
 device descriptor like the low-rank model (collaborative: signature log latencies minus
@@ -8,7 +8,7 @@ their mean; combined: standardized hardware specs). Bilinear beat an MLP over th
 concatenation by ~20 points of within-10% on a benchmark fold.
 
 Export form (learn/exportable.py): ``X`` for this model is the *padded flattened layer
-sequence* (``features.sequence_matrix(layers, max_layers)``, feature set ``seq-v1``,
+sequence* (``sequence.sequence_matrix(layers, max_layers)``, feature set ``seq-v1``,
 ``max_layers`` in the metadata). The exported module reshapes ``X`` to ``[N, L, D]``,
 runs the LSTM to each network's true last layer (rows of all zeros are padding) and adds
 the device, held as buffers.
@@ -25,7 +25,7 @@ from dnncost.records import Device
 from dnncost.learn.dataset import LatencyData, cpu_vocabulary, device_specs
 from dnncost.learn.device_model import DeviceModel
 from dnncost.learn.exportable import ExportableModel
-from dnncost.learn.features import SEQUENCE_NAMES, SEQUENCE_SET, sequence_matrix
+from dnncost.learn.sequence import SEQUENCE_NAMES, SEQUENCE_SET, sequence_matrix
 from dnncost.learn.lowrank import fill_missing
 from dnncost.learn.models import _Base, _measured_vector
 

@@ -54,7 +54,8 @@ def _format_of(path: Path, manifest: dict[str, Any], supported: int, what: str) 
 def _same_features(path: Path, feature_set: Any, what: str, command: str) -> None:
     """A ModelError when a directory was made with features this dnncost no longer computes
     (a model of agg-v1 features, before 0.3.0, read by a dnncost computing agg-v2)."""
-    from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET
+    from dnncost.learn.features import FEATURE_SET
+    from dnncost.learn.sequence import SEQUENCE_SET
 
     if feature_set is not None and feature_set != FEATURE_SET \
             and not str(feature_set).startswith(SEQUENCE_SET):

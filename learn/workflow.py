@@ -22,7 +22,8 @@ from dnncost.store import Store
 from dnncost.learn.adaptation import adapt_estimator
 from dnncost.learn.dataset import (config_hashes, device_type, load_dataset, network_tables,
                                    other_configs)
-from dnncost.learn.features import FEATURE_SET, SEQUENCE_SET, cost_amounts
+from dnncost.learn.features import FEATURE_SET, cost_amounts
+from dnncost.learn.sequence import SEQUENCE_SET
 from dnncost.learn.layercost import cost_sum_residuals
 from dnncost.learn.ranges import feature_ranges
 from dnncost.learn.lowrank import GROSS_RATIO, fit_score, measurement_residuals

@@ -114,7 +114,7 @@ def test_learns_lstm_module_exports_with_dynamic_batch(tmp_path):
     from dnncost.gen.layers import layer_table
     from dnncost.gen.spaces import sample_specs
     from dnncost.learn.exportable import ExportableModel
-    from dnncost.learn.features import SEQUENCE_NAMES, SEQUENCE_SET, sequence_matrix
+    from dnncost.learn.sequence import SEQUENCE_NAMES, SEQUENCE_SET, sequence_matrix
     from dnncost.learn.lstm import _module_class
 
     import torch

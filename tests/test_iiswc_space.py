@@ -11,7 +11,7 @@ import pytest
 from dnncost.gen.layers import layer_table
 from dnncost.gen.spaces import iiswc_networks
 from dnncost.importers import iiswc_layers, import_iiswc
-from dnncost.learn.features import expand_fused
+from dnncost.learn.sequence import expand_fused
 from dnncost.population import read_population
 from dnncost.records import Layer
 from dnncost.store import Store

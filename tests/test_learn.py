@@ -9,10 +9,10 @@ import pytest
 
 from dnncost.learn.dataset import LatencyData, load_dataset
 from dnncost.learn.evaluation import group_folds, metrics, predict_fold, splits
-from dnncost.learn.features import (FEATURE_NAMES, features_matrix, layer_sequence,
-                                    network_features)
+from dnncost.learn.features import FEATURE_NAMES, features_matrix, network_features
 from dnncost.learn.lowrank import drift_scores, fit_factors, place_device
 from dnncost.learn.model_io import load_device_model, save_device_model
+from dnncost.learn.sequence import layer_sequence
 from dnncost.learn.signature import SAMPLERS, select_signature
 from dnncost.learn.training import TrainOptions, train
 from dnncost.records import Layer
@@ -163,7 +163,7 @@ def test_each_mode_and_model_trains_adapts_and_exports(small: LatencyData, tmp_p
     assert predicted.shape == (118,) and np.isfinite(predicted).all() and (predicted > 0).all()
     exportable = device_model.to_exportable()
     if model == "lstm":
-        from dnncost.learn.features import sequence_matrix
+        from dnncost.learn.sequence import sequence_matrix
 
         x = sequence_matrix(small.layers, exportable.metadata["max_layers"])
     else:
