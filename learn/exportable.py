@@ -94,14 +94,19 @@ class AnchorSmoother:
     bandwidth: float
     values: np.ndarray  # float64 [M]
 
-    def smooth(self, features: np.ndarray) -> np.ndarray:
-        """The weighted average of ``values`` for each row, float64 ``[N]``."""
+    def smooth(self, features: np.ndarray, block: int = 512) -> np.ndarray:
+        """The weighted average of ``values`` for each row, float64 ``[N]`` (``block``
+        rows at a time: memory for one ``block x M`` slab)."""
         z = np.nan_to_num((np.asarray(features, np.float64) - self.centre) / self.scale, nan=0.0)
-        squared = ((z ** 2).sum(1)[:, None] - 2.0 * z @ self.anchors.T
-                   + (self.anchors ** 2).sum(1)[None, :])
-        logits = -squared / self.bandwidth
-        weights = np.exp(logits - logits.max(1, keepdims=True))
-        return (weights @ self.values) / weights.sum(1)
+        anchor_norms = (self.anchors ** 2).sum(1)[None, :]
+        out = np.empty(len(z))
+        for start in range(0, len(z), block):
+            part = z[start:start + block]
+            logits = -((part ** 2).sum(1)[:, None] - 2.0 * part @ self.anchors.T
+                       + anchor_norms) / self.bandwidth
+            weights = np.exp(logits - logits.max(1, keepdims=True))
+            out[start:start + block] = (weights @ self.values) / weights.sum(1)
+        return out
 
 
 @dataclass(frozen=True)

@@ -49,12 +49,19 @@ def test_a_copy_of_a_training_device_gets_its_own_latencies_from_one_neighbour(
         full: LatencyData) -> None:
     data = full.select(np.arange(24))
     signature = [data.network_names[i] for i in select_signature("d_optimal", data.log_ms, 8)]
-    model = LowRankCostModel(n_estimators=10, neighbours=1).fit(data, signature)
     row = data.latency_ms[5]
-    device = model.adapt({n: row[data.network_names.index(n)] for n in signature})
+    measured = {n: row[data.network_names.index(n)] for n in signature}
+    model = LowRankCostModel(n_estimators=10, neighbours=1, seen_cost_weight=0.0)
+    device = model.fit(data, signature).adapt(measured)
     known = np.array([device.known_log_ms[n] for n in data.network_names])
     np.testing.assert_allclose(known, np.log(row), atol=1e-9)
     assert device.to_exportable().metadata["own_cost_weight"] == 0.0  # the structure fits
+    # by default seen networks average that with the cost sum fitted to it
+    device = LowRankCostModel(n_estimators=10, neighbours=1).fit(data, signature).adapt(measured)
+    blended = np.array([device.known_log_ms[n] for n in data.network_names])
+    cost_sum = device.to_exportable().cost_sum.log_ms(data.features)
+    np.testing.assert_allclose(blended, 0.5 * np.log(row) + 0.5 * cost_sum, atol=1e-9)
+    assert not np.allclose(blended, known, atol=1e-3)
 
 
 def test_own_cost_weight_only_where_it_halves_the_placements_error() -> None:
@@ -90,7 +97,8 @@ def test_a_device_unlike_every_training_device_leans_on_its_own_cost_sum(
     measured = {n: float(latency_ms[data.network_names.index(n)]) for n in signature}
     errors = {}
     for gate in (0.0, 0.5):
-        model = LowRankCostModel(n_estimators=10, own_cost_gate=gate).fit(data, signature)
+        model = LowRankCostModel(n_estimators=10, own_cost_gate=gate,
+                                 seen_cost_weight=0.0).fit(data, signature)
         device = model.adapt(measured)
         predicted = np.exp([device.known_log_ms[n] for n in data.network_names])
         errors[gate] = np.median(np.abs(predicted / latency_ms - 1))
@@ -100,7 +108,8 @@ def test_a_device_unlike_every_training_device_leans_on_its_own_cost_sum(
     # networks with twice the most of some op any signature network has keep the placement
     reach = (amounts > 2.0 * amounts[data.network_index(signature)].max(0)).any(1)
     assert reach.any() and not reach.all()
-    placed = LowRankCostModel(n_estimators=10, own_cost_gate=0).fit(data, signature)
+    placed = LowRankCostModel(n_estimators=10, own_cost_gate=0,
+                              seen_cost_weight=0.0).fit(data, signature)
     placed_known = placed.adapt(measured).known_log_ms
     for name in np.asarray(data.network_names)[reach]:
         assert device.known_log_ms[name] == pytest.approx(placed_known[name], abs=1e-9)
