@@ -129,6 +129,7 @@ def evaluate_split(data: LatencyData, split_seed: int, args: argparse.Namespace
             ok = [i for i in predicted if np.isfinite(data.latency_ms[d, i])]
             measured = {n: float(data.latency_ms[d, data.network_names.index(n)])
                         for n in trained.signature}
+            trained.estimator.seen_cost_weight = 0.0  # known_log_ms: what H was fitted to
             model, _ = adapt_estimator(trained.estimator, "lowrank", "collaborative",
                                        measured, data.devices[d])
             exportable, cost_sum = model.exportable, model.exportable.cost_sum

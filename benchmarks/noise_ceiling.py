@@ -76,7 +76,7 @@ def sibling_pairs(data: LatencyData) -> None:
 
 
 def in_sample_ceiling(data: LatencyData, options: TrainOptions) -> None:
-    """View 3: the low-rank model placed from all of a test phone's measurements."""
+    """View 3: the low-rank model adapted to all of a test phone's measurements."""
     true, pred, device, network = [], [], [], []
     for train_d, test_d, train_n, _ in splits(data, "seen", 5, options.seed):
         trained = train(data.select(train_d, train_n), options)

@@ -99,7 +99,7 @@ class AnchorSmoother:
         rows at a time: memory for one ``block x M`` slab)."""
         z = np.nan_to_num((np.asarray(features, np.float64) - self.centre) / self.scale, nan=0.0)
         anchor_norms = (self.anchors ** 2).sum(1)[None, :]
-        out = np.empty(len(z))
+        out, block = np.empty(len(z)), max(block, 1)
         for start in range(0, len(z), block):
             part = z[start:start + block]
             logits = -((part ** 2).sum(1)[:, None] - 2.0 * part @ self.anchors.T

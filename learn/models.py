@@ -168,7 +168,7 @@ class LowRankCostModel(_Base):
     the cost sum fitted to those measurements, with a weight chosen by leave-one-out on
     them (``own_cost_gate``: the error ratio it must reach; 0 turns it off). Last, seen
     networks average all that with the layer-cost model over their features
-    (``seen_cost_weight``; 0 turns it off)."""
+    (``seen_cost_weight``; 0, or no layer-cost model, leaves them as placed)."""
 
     own_cost_gate = OWN_COST_GATE  # for models saved before it was a parameter
     seen_cost_weight = 0.0  # for models saved before it was a parameter

@@ -162,7 +162,7 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
         speed_ratio = float(np.exp(np.median(log_ms - mean_log_ms)))
         residuals = measurement_residuals(*args)
         own_weight = float(model.info.get("own_cost_weight", 0.0))
-        if own_weight > 0:  # judged by what predicts the device: the blend of both
+        if own_weight > 0:  # judged by the placement as adapt mixes it with the own cost sum
             features = trained.estimator.features_[where]
             residuals = (1 - own_weight) * residuals + own_weight * cost_sum_residuals(
                 cost_amounts(features), np.exp(log_ms))

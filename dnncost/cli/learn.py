@@ -178,7 +178,7 @@ def adapt(model_dir: str | None, population: str | None, measurements: str | Non
         echo(f"fit: {describe_fit(result['fit_score'])}")
     if result["own_cost_weight"]:
         echo(f"own layer costs: {result['own_cost_weight']:.0%} of each known network's "
-             "prediction is a layer-cost model fitted to these measurements (the training "
+             "placement is a layer-cost model fitted to these measurements (the training "
              "devices' structure explains them poorly)")
     if result["warning"]:
         click.echo(f"dnncost: warning: {result['warning']}", err=True)
