@@ -14,6 +14,7 @@ import numpy as np
 
 from dnncost.learn.features import CLASSES as _CLASSES
 from dnncost.learn.features import PAD_CHANNELS
+from dnncost.learn.sequence import expand_fused  # fused activations as rows (seq-v1's too)
 from dnncost.records import ACTIVATIONS, Layer
 
 
@@ -64,18 +65,6 @@ def _class_of(layer: Layer) -> str:
     if op in ACTIVATIONS:
         return "act"
     return op if op in _CLASSES else "act"  # "other" counts as an elementwise op
-
-
-def expand_fused(layers: Sequence[Layer]) -> list[Layer]:
-    """The layer table with fused activations turned into activation rows after their op."""
-    expanded: list[Layer] = []
-    for layer in layers:
-        expanded.append(layer)
-        if layer.activation and layer.op_type not in ACTIVATIONS:
-            h, w, c = layer.out_h, layer.out_w, layer.cout
-            expanded.append(Layer(layer.index, str(layer.activation), h, w, h, w, c, c,
-                                  0, 0, 0, None, None, _out_elements(layer), None))
-    return expanded
 
 
 def network_features(layers: Sequence[Layer]) -> np.ndarray:
