@@ -119,6 +119,7 @@ def evaluate_split(data: LatencyData, split_seed: int, args: argparse.Namespace
     parts: dict[str, list[np.ndarray]] = {}
     for train_d, test_d, train_n, test_n in splits(data, "unseen", 5, split_seed, "model"):
         trained = train(data.select(train_d, train_n), options)
+        trained.estimator.seen_cost_weight = 0.0  # known_log_ms: what H is fitted to
         bases = [fit_basis(data.layers.select(train_n), data.log_ms[np.ix_(train_d, train_n)],
                            args.n_basis, args.hidden, args.steps, seed)
                  for seed in range(args.seeds)]
@@ -129,7 +130,6 @@ def evaluate_split(data: LatencyData, split_seed: int, args: argparse.Namespace
             ok = [i for i in predicted if np.isfinite(data.latency_ms[d, i])]
             measured = {n: float(data.latency_ms[d, data.network_names.index(n)])
                         for n in trained.signature}
-            trained.estimator.seen_cost_weight = 0.0  # known_log_ms: what H was fitted to
             model, _ = adapt_estimator(trained.estimator, "lowrank", "collaborative",
                                        measured, data.devices[d])
             exportable, cost_sum = model.exportable, model.exportable.cost_sum

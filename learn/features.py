@@ -1,4 +1,4 @@
-"""The feature sets, each owned here: names, descriptions and one function from layer
+"""The agg-v2 feature set, owned here: names, descriptions and one function from layer
 tables (numpy only; the export runtime uses this too).
 
 ``agg-v2`` aggregates a network's layers, computed from the encoded rows of
@@ -59,10 +59,10 @@ FEATURE_DESCRIPTIONS: tuple[str, ...] = _HEAD_DESCRIPTIONS + tuple(
 
 # Additive cost amounts read back from the agg-v2 columns: per op class its layer count,
 # MACs and bytes moved, plus the depthwise MACs by kernel, the stride-2 MACs and the MACs
-# that padding channels to blocks adds. A
-# network's latency is close to a non-negative sum of these times a per-device cost per
-# unit (learn/layercost.py fits it; export computes the same sum in its graphs). Columns
-# whose name starts with ``log_`` or has ``_log_`` hold log1p of the amount.
+# that padding channels to blocks adds. A network's latency is close to a non-negative
+# sum of these times a per-device cost per unit (learn/layercost.py fits it; export
+# computes the same sum in its graphs). Columns whose name starts with ``log_`` or has
+# ``_log_`` hold log1p of the amount.
 COST_AMOUNT_COLUMNS: tuple[int, ...] = tuple(
     FEATURE_NAMES.index(name) for name in
     tuple(f"{c}_{p}" for c in CLASSES for p in PER_CLASS)

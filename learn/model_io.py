@@ -14,8 +14,8 @@ ignore what it does not know (an unknown term would silently change every predic
 Device models of an older format still load; a model directory of an older format (2
 and before kept a pickle, which dnncost never loads) asks to be trained again, and either
 made with features this dnncost no longer computes (agg-v1, before 0.3.0) asks to be
-trained or adapted again. Reading
-a directory of any age or origin never runs code from it.
+trained or adapted again. Reading a directory of any age or origin never runs code from
+it.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from dnncost.errors import ModelError, shown
 from dnncost.learn.device_model import DeviceModel
 from dnncost.learn.exportable import (AnchorSmoother, CostSumTerm, ExportableModel, StoredBooster,
                                        TreeTerm)
+from dnncost.learn.features import FEATURE_SET
+from dnncost.learn.sequence import SEQUENCE_SET
 
 MANIFEST = "model.json"
 DEVICE_MANIFEST = "device_model.json"
@@ -54,9 +56,6 @@ def _format_of(path: Path, manifest: dict[str, Any], supported: int, what: str) 
 def _same_features(path: Path, feature_set: Any, what: str, command: str) -> None:
     """A ModelError when a directory was made with features this dnncost no longer computes
     (a model of agg-v1 features, before 0.3.0, read by a dnncost computing agg-v2)."""
-    from dnncost.learn.features import FEATURE_SET
-    from dnncost.learn.sequence import SEQUENCE_SET
-
     if feature_set is not None and feature_set != FEATURE_SET \
             and not str(feature_set).startswith(SEQUENCE_SET):
         raise ModelError(f"{path} is a {what} of {str(feature_set)[:40]!r} features; this "

@@ -143,9 +143,8 @@ class XGBCostModel(_Base):
 
 # The cost sum's share in unseen networks' log latency (XGBoost's factors take the rest).
 # learn.evaluation (accuracy.py's protocol), networks never measured, lowrank d_optimal
-# k=10, 0.7 -> 0.9:
-# IISWC 84.6 -> 85.9 % within 10 %; NAS-Bench-201 held out by type 81.2 -> 85.0 %, band
-# Spearman 0.942 -> 0.953; by hardware unchanged (0.964).
+# k=10, 0.7 -> 0.9: IISWC 84.6 -> 85.9 % within 10 %; NAS-Bench-201 held out by type
+# 81.2 -> 85.0 %, band Spearman 0.942 -> 0.953; by hardware unchanged (0.964).
 COST_SUM_WEIGHT = 0.9
 # A seen network's log latency averages its placement with the device's cost sum over
 # features (fitted to those placed latencies, with its smoother): the placement carries

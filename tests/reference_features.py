@@ -6,9 +6,8 @@ first, readable implementation is kept to check it bit for bit.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import math
+from typing import Sequence
 
 import numpy as np
 
