@@ -75,7 +75,8 @@ class RunLoop:
         return ident, self._conn.read_exact(length) if length else b""
 
     def close(self) -> None:
-        """Close stdin (the loop ends) and the stream (adbd kills what is left)."""
+        """Close stdin (the loop ends) and the stream (adbd hangs the shell up; the
+        script's trap kills a run still going)."""
         try:
             self._conn.conn.sendall(struct.pack("<BI", _CLOSE_STDIN, 0))
         except (OSError, adbutils.AdbError):

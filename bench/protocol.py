@@ -95,9 +95,19 @@ def _tool_words(binary: str, graph_arg: str, run: RunConfig, mask: str | None) -
     return " ".join([*map(shlex.quote, pinned), graph_arg, *map(shlex.quote, flags)])
 
 
+# When the host's stream closes (a cable pulled, a sweep killed), adbd sends SIGHUP to the
+# shell alone; the tool under `timeout` would run on, beside the run retried after the
+# reconnect. So the tool runs in the background while the shell waits for it, and the
+# shell's trap kills it (timeout's child first, then timeout) before the shell exits.
+_HANGUP_TRAP = ("trap '[ -n \"$p\" ] && { pkill -KILL -P $p; kill -KILL $p; } 2>/dev/null; "
+                "exit 129' HUP PIPE TERM")
+
+
 def benchmark_command(binary: str, model: str, run: RunConfig, mask: str | None) -> str:
-    """Shell command running ``binary`` on ``model`` (under WORKDIR), killed past the timeout."""
-    return f"cd {WORKDIR} && " + _tool_words(binary, shlex.quote(f"--graph={model}"), run, mask)
+    """Shell command running ``binary`` on ``model`` (under WORKDIR), killed past the timeout
+    or when the host's stream closes."""
+    tool = _tool_words(binary, shlex.quote(f"--graph={model}"), run, mask)
+    return f"cd {WORKDIR} && {{ p=; {_HANGUP_TRAP}; {tool} & p=$!; wait $p; }}"
 
 
 def run_loop_script(binary: str, run: RunConfig, mask: str | None, before_run: str) -> str:
@@ -110,9 +120,10 @@ def run_loop_script(binary: str, run: RunConfig, mask: str | None, before_run: s
     read without a round trip of its own. :class:`LoopReader` takes the stream apart.
     """
     tool = _tool_words(binary, '"--graph=$m"', run, mask)
-    return (f"cd {WORKDIR} && echo {LOOP_MARK} ready && while IFS= read -r m; do "
-            f"{before_run}; echo {LOOP_MARK} start; r=0; if [ \"$m\" != {LOOP_PROBE} ]; "
-            f"then {tool} </dev/null 2>&1; r=$?; fi; echo; echo {LOOP_MARK} exit $r; done")
+    return (f"cd {WORKDIR} && p= && {_HANGUP_TRAP} && echo {LOOP_MARK} ready && "
+            f"while IFS= read -r m; do {before_run}; echo {LOOP_MARK} start; r=0; "
+            f"if [ \"$m\" != {LOOP_PROBE} ]; then {tool} </dev/null 2>&1 & p=$!; wait $p; "
+            f"r=$?; p=; fi; echo; echo {LOOP_MARK} exit $r; done")
 
 
 @dataclass(frozen=True)

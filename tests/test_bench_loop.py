@@ -118,15 +118,27 @@ def test_one_shell_per_run_gives_the_same_rows(store_path, adb_server, emulated_
     assert all(r.raw_output.startswith("INFO: STARTING!") for r in rows)
 
 
-def test_a_loop_cut_mid_run_is_reopened_and_the_run_retried(store_path, adb_server,
-                                                           emulated_device):
+def _one_at_a_time(dev, runs: int) -> None:
+    """Wait for ``runs`` tool runs to end, then check that none overlapped another (a run
+    cut off with its shell must not go on beside the retried one)."""
+    _wait_for(lambda: len(dev.run_log) == runs)
+    spans = sorted((r.started_s, r.started_s + r.wall_s) for r in dev.run_log)
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert start >= end - 0.05, f"a run went on {end - start:.1f} s beside the next one"
+
+
+@pytest.mark.parametrize("persistent_shell", [True, False], ids=["loop", "shell-per-run"])
+def test_a_shell_cut_mid_run_takes_its_run_along_and_the_run_is_retried(
+        store_path, adb_server, emulated_device, persistent_shell):
     dev = emulated_device(profile="pixel4")
     dev.inject("hang", after_commands=1, seconds=5)  # the 2nd run is in flight ...
     dev.inject("drop", after_commands=1, delay_s=0.3)  # ... when the connection drops
-    summary, rows = _sweep(store_path, adb_server, dev, persistent_shell=True)
+    summary, rows = _sweep(store_path, adb_server, dev, persistent_shell=persistent_shell)
     assert sorted(dev.fired) == ["drop", "hang"]
     assert (summary.done, summary.failed, summary.status) == (3, 0, "ok")
-    assert len(dev.tool_runs) == 4 and len([c for c in dev.commands if "--graph" in c]) == 2
+    shells = len([c for c in dev.commands if "--graph" in c])
+    assert len(dev.tool_runs) == 4 and shells == (2 if persistent_shell else 4)
+    _one_at_a_time(dev, 4)  # adbd hung up the cut shell; its trap killed the hung run
 
 
 def test_max_temp_reads_the_zones_through_the_open_loop(store_path, adb_server,

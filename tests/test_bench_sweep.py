@@ -129,8 +129,9 @@ def test_protocol_helpers():
     assert shuffled(["a", "b", "c", "d"], 1, "x") == shuffled(["d", "c", "b", "a"], 1, "x")
     command = benchmark_command("benchmark_model", "models/m.tflite",
                                 RunConfig(delegate="xnnpack", timeout_s=30), "80")
-    assert command.startswith("cd /data/local/tmp/dnncost && timeout -s KILL 30 taskset 80 "
-                              "./benchmark_model --graph=models/m.tflite --num_threads=1")
+    assert command.startswith("cd /data/local/tmp/dnncost && { p=; trap ")
+    assert "timeout -s KILL 30 taskset 80 ./benchmark_model --graph=models/m.tflite " \
+        "--num_threads=1" in command and command.endswith(" & p=$!; wait $p; }")
     assert "--use_xnnpack=true" in command and "--num_runs=30" in command
     with pytest.raises(InputError, match="unknown delegate"):
         RunConfig(delegate="dsp")

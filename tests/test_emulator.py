@@ -186,21 +186,42 @@ def test_fault_slow_stretches_reported_latency(emulated_device) -> None:
     assert dev.fired == ["slow", "slow"]
 
 
-def test_fault_hang_is_killed_when_host_gives_up(emulated_device) -> None:
+def test_a_closed_stream_hangs_up_the_shell_alone_as_adbd_does(emulated_device) -> None:
+    """adbd sends SIGHUP to the shell only: a tool the shell started runs on (the command
+    below, where the shell cannot exec the tool in its place), unless the shell kills it
+    on the hangup (bench's commands do)."""
+    from dnncost.bench.protocol import RunConfig, benchmark_command
+
     dev = emulated_device()
     d = install_tool(dev)
-    dev.inject("hang", seconds=600)
-    with pytest.raises(adbutils.AdbTimeout):  # `timeout` leaves the shell's process group
-        d.shell(f"cd {WORK} && timeout -s KILL 600 {RUN}", timeout=1)
-    deadline = time.monotonic() + 5
-    while dev.daemon._sessions or str(dev.sandbox) in _processes():
-        assert time.monotonic() < deadline, "hung command still running"  # host closed it
-        time.sleep(0.05)
+    dev.inject("hang", seconds=600, times=2)
+    with pytest.raises(adbutils.AdbTimeout):
+        d.shell(f"cd {WORK} && timeout -s KILL 600 {RUN}; echo done", timeout=1)
+    time.sleep(0.5)
+    assert len(_tools_running(dev)) == 1  # the shell is gone, its tool is not
+    dev.daemon.kill_sessions()  # the device kills it (a reboot)
+    _wait_until(lambda: not _tools_running(dev), "the device's kill")
+    guarded = benchmark_command("benchmark_model", "tiny.tflite", RunConfig(timeout_s=600), "80")
+    with pytest.raises(adbutils.AdbTimeout):
+        d.shell(guarded, timeout=1)
+    _wait_until(lambda: not _tools_running(dev) and not dev.daemon._sessions, "the hangup")
     assert d.shell("echo alive") == "alive"
 
 
+def _tools_running(dev: EmulatedDevice) -> list[str]:
+    return [line for line in _processes().splitlines()
+            if str(dev.sandbox) in line and "benchmark_model" in line and "timeout" not in line]
+
+
+def _wait_until(condition, what: str, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"the hung tool outlived {what}"
+        time.sleep(0.05)
+
+
 def _processes() -> str:
-    return subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
 
 
 def test_fault_disk_full_on_push(adb_server: AdbServer, emulated_device) -> None:

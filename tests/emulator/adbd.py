@@ -112,7 +112,7 @@ class EmulatedAdbd:
             sock.close()
 
     def drop_connections(self) -> None:
-        """Cut every host connection at once; running commands are killed."""
+        """Cut every host connection at once; running shells are hung up."""
         with self._lock:
             conns, self._conns = self._conns, []
         for conn in conns:
@@ -123,6 +123,10 @@ class EmulatedAdbd:
         self.stop_listening()
         self.runs.close()
         self.drop_connections()
+        self.kill_sessions()
+
+    def kill_sessions(self) -> None:
+        """Kill every command still running, whatever it started (a reboot)."""
         with self._lock:
             sessions, self._sessions = self._sessions, []
         for session in sessions:

@@ -67,7 +67,8 @@ class _Unroot:
 
 
 class ShellSession:
-    """One shell command running for one stream; killed when the host closes the stream."""
+    """One shell command running for one stream: hung up when the host closes the stream
+    (as adbd does), killed with its session when the device stops."""
 
     def __init__(self, fs: DeviceFS, command: str, v2: bool,
                  extra_env: Optional[dict[str, str]] = None) -> None:
@@ -78,8 +79,19 @@ class ShellSession:
         self.started = threading.Event()
         self.started_s = self.ended_s = 0.0  # time.monotonic() at spawn and at exit
 
+    def hangup(self) -> None:
+        """What adbd does when the host closes the stream: SIGHUP to the shell alone (what
+        the shell started runs on unless the shell kills it)."""
+        with self._lock:
+            proc = self.proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.kill(proc.pid, signal.SIGHUP)
+            except (ProcessLookupError, PermissionError):
+                pass
+
     def kill(self) -> None:
-        """Kill every process of the command's session (host closed the stream, device stops).
+        """Kill every process of the command's session (the device stops).
 
         By session, not process group: `timeout` and others move into groups of their own.
         """
@@ -98,7 +110,7 @@ class ShellSession:
         argv = ["/bin/sh", "-c", self.fs.rewrite_command(self.command)] if self.command \
             else ["/bin/sh"]
         env = dict(self.fs.environment(), **self.extra_env)
-        stream.on_close.append(self.kill)
+        stream.on_close.append(self.hangup)
         with self._lock:
             if stream.closed:
                 return
@@ -148,7 +160,7 @@ class ShellSession:
             if tail:
                 send(tail)
         except (StreamClosed, OSError):
-            self.kill()
+            self.hangup()
 
     def _stdin(self, stream: Stream, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdin is not None
