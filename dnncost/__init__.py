@@ -1,6 +1,6 @@
 """dnncost: predict how fast a neural network runs on a phone before running it there."""
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 from dnncost.errors import DnncostError  # noqa: E402
 
