@@ -98,9 +98,11 @@ def _tool_words(binary: str, graph_arg: str, run: RunConfig, mask: str | None) -
 # When the host's stream closes (a cable pulled, a sweep killed), adbd sends SIGHUP to the
 # shell alone; the tool under `timeout` would run on, beside the run retried after the
 # reconnect. So the tool runs in the background while the shell waits for it, and the
-# shell's trap kills it (timeout's child first, then timeout) before the shell exits.
-_HANGUP_TRAP = ("trap '[ -n \"$p\" ] && { pkill -KILL -P $p; kill -KILL $p; } 2>/dev/null; "
-                "exit 129' HUP PIPE TERM")
+# shell's trap kills it before the shell exits: timeout's child, then timeout's process
+# group (toybox and GNU timeout lead one of their own), or timeout alone where it leads
+# none. A signal between the fork and ``p=$!`` (microseconds) still misses the run.
+_HANGUP_TRAP = ("trap '[ -n \"$p\" ] && { pkill -KILL -P $p; kill -KILL -$p || kill -KILL $p; "
+                "} 2>/dev/null; exit 129' HUP PIPE TERM")
 
 
 def benchmark_command(binary: str, model: str, run: RunConfig, mask: str | None) -> str:

@@ -20,12 +20,13 @@ from dnncost.learn.features import cost_amounts
 
 BANDWIDTH_SCALE = 0.5  # times the median squared distance to the 5th nearest network
 NEAREST = 5
-# A device's own cost sum enters its seen-network predictions only where it cuts the
-# leave-one-out error of its placement by 30 % or more: a device type no training device
-# shares, e.g. a GPU among CPUs and phones; on IISWC phones it stays almost off. With 0.5
-# (halving), GPUs held out by type on all 15,625 NAS-Bench-201 networks mostly kept their
-# placement: band Spearman 0.916 -> 0.939 at 0.7 (1.0: 0.946, but IISWC seen 89.5 ->
-# 88.9 % within 10 %); by hardware and on IISWC the same within 0.001 and 0.1 points.
+# A device's own cost sum enters its seen-network predictions only where its blend brings
+# the mean square leave-one-out error to at most 0.7 of the placement's: a device type no
+# training device shares, e.g. a GPU among CPUs and phones; on IISWC phones it stays
+# almost off. At 0.5, GPUs held out by type on all 15,625 NAS-Bench-201 networks mostly
+# kept their placement: band Spearman 0.916 -> 0.939 at 0.7 (at 1.0, any gain: 0.946, but
+# IISWC seen 89.5 -> 88.9 % within 10 %); by hardware and on IISWC the same within 0.001
+# and 0.1 points.
 OWN_COST_GATE = 0.7
 OWN_COST_MIN_MEASURED = 6
 OWN_COST_REACH = 2.0  # times the most of each amount a measured network has

@@ -64,13 +64,15 @@ def test_a_copy_of_a_training_device_gets_its_own_latencies_from_one_neighbour(
     assert not np.allclose(blended, known, atol=1e-3)
 
 
-def test_own_cost_weight_only_where_it_halves_the_placements_error() -> None:
+def test_own_cost_weight_only_where_it_cuts_the_placements_error_enough() -> None:
     rng = np.random.default_rng(3)
     noise = rng.normal(0, 0.02, 10)
     assert own_cost_weight(rng.normal(0, 0.3, 10), noise) >= 0.8  # the placement misses
     assert own_cost_weight(noise, rng.normal(0, 0.3, 10)) == 0.0
     alike = rng.normal(0, 0.1, 10)
-    assert own_cost_weight(alike, alike * 0.9) == 0.0  # 10 % better is not enough
+    assert own_cost_weight(alike, alike * 0.9) == 0.0  # mean square 0.81 of it: not enough
+    assert own_cost_weight(alike, alike * 0.8) == 1.0  # 0.64 is (0.7 of it, OWN_COST_GATE)
+    assert own_cost_weight(alike, alike * 0.8, gate=0.5) == 0.0  # not under the old 0.5
     assert own_cost_weight(alike, -alike) == 0.5  # errors that cancel: halfway, 0 error
 
 
