@@ -147,6 +147,10 @@ class Predictor:
         their layer tables."""
         from dnncost.learn import features
 
+        if self.model_metadata.get("dead_compute") == "pruned":  # the device runs the twins
+            from dnncost.gen.archs import pruned_spec
+
+            specs = [pruned_spec(text) for text in specs]
         if self.info.feature_set == features.FEATURE_SET and self.features_session():
             return self.predict_features(features.spec_features(list(specs)))
         if self.info.takes_layers:

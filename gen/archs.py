@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from dnncost.errors import InputError
 from dnncost.gen.nas_blocks import CELL_EDGES, CELL_OP_NAMES
 from dnncost.gen.spec import (ActSpec, BlockSpec, CellSpec, ConvSpec, NetworkSpec, PoolSpec,
-                              ResSpec, Stage, check_plain, validate)
+                              ResSpec, Stage, check_plain, parse_spec, validate)
 
 NB201_CHANNELS = (16, 32, 64)
 NB201_CELLS = 5
@@ -98,6 +98,35 @@ def nb201_reaches_output(code: str) -> bool:
     for i in (1, 2, 3):
         live.append(any(op[(i, j)] and live[j] for j in range(i)))
     return live[3]
+
+
+def nb201_pruned(code: str) -> str:
+    """The cell a graph compiler runs: an edge into a node whose output reaches the
+    cell's output only through ``none`` edges computes nothing that is used, and is
+    pruned (read as ``none``). Eager PyTorch runs every edge; a TFLite build of the
+    cell drops them (HELP's pixel3 latencies of a cell equal its pruned twin's)."""
+    op = dict(zip(CELL_EDGES, map(int, nb201_code(code))))
+    live = {3}
+    for j in (2, 1):
+        if any(op[(i, j)] and i in live for i in range(j + 1, 4)):
+            live.add(j)
+    return "".join(str(op[(i, j)] if i in live else 0) for i, j in CELL_EDGES)
+
+
+def pruned_twin(name: str) -> str:
+    """The network a graph compiler makes of network ``name``: ``nb201-<pruned digits>``
+    for a NAS-Bench-201 cell (nb201_pruned), the name itself for every other network."""
+    match = re.fullmatch(r"nb201-([0-4]{6})", name)
+    return f"nb201-{nb201_pruned(match.group(1))}" if match else name
+
+
+def pruned_spec(text: str) -> str:
+    """A spec string as a compiled graph runs it: each NAS-Bench-201 cell as its pruned
+    twin (nb201_pruned); a spec without cells comes back unchanged."""
+    spec = parse_spec(text)
+    stages = tuple(CellSpec(nb201_pruned(s.ops)) if isinstance(s, CellSpec) else s
+                   for s in spec.stages)
+    return text if stages == spec.stages else replace(spec, stages=stages).to_string()
 
 
 @lru_cache(maxsize=1)

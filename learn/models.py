@@ -30,6 +30,7 @@ from dnncost.learn.layercost import (OWN_COST_GATE, OWN_COST_MIN_MEASURED, OWN_C
                                      cost_sum_term, fit_cost_per_unit, own_cost_weight)
 from dnncost.learn.lowrank import (fill_missing, fit_factors, measurement_residuals,
                                    place_device, signature_residuals)
+from dnncost.learn.pruning import PRUNED_GATE, pruned_fits_better, twins
 
 MODES = ("individual", "combined", "collaborative")
 
@@ -167,21 +168,25 @@ class LowRankCostModel(_Base):
     the cost sum fitted to those measurements, with a weight chosen by leave-one-out on
     them (``own_cost_gate``: the error ratio it must reach; 0 turns it off). Last, seen
     networks average all that with the layer-cost model over their features
-    (``seen_cost_weight``; 0, or no layer-cost model, leaves them as placed)."""
+    (``seen_cost_weight``; 0, or no layer-cost model, leaves them as placed). A device
+    whose measurements fit far better read as its cells' pruned twins (``pruned_gate``,
+    learn/pruning.py; 0 turns it off) is placed so, and predicted so."""
 
     own_cost_gate = OWN_COST_GATE  # for models saved before it was a parameter
     seen_cost_weight = 0.0  # for models saved before it was a parameter
+    pruned_gate = 0.0  # for models saved before it was a parameter (they know no twins)
 
     def __init__(self, mode: str = "collaborative", seed: int = 0, n_estimators: int = 300,
                  rank: int = 3, shrinkage: float = 1.0, cost_sum_weight: float = COST_SUM_WEIGHT,
                  neighbours: int = 5, own_cost_gate: float = OWN_COST_GATE,
-                 seen_cost_weight: float = SEEN_COST_WEIGHT) -> None:
+                 seen_cost_weight: float = SEEN_COST_WEIGHT,
+                 pruned_gate: float = PRUNED_GATE) -> None:
         super().__init__(mode, seed, n_estimators)
         if mode != "collaborative":
             raise ModelError("the lowrank model needs --mode collaborative")
         self.rank, self.shrinkage, self.cost_sum_weight = rank, shrinkage, cost_sum_weight
         self.neighbours, self.own_cost_gate = neighbours, own_cost_gate
-        self.seen_cost_weight = seen_cost_weight
+        self.seen_cost_weight, self.pruned_gate = seen_cost_weight, pruned_gate
 
     def fit(self, data: LatencyData, signature: Sequence[str] = (),
             device_weights: np.ndarray | None = None) -> "LowRankCostModel":
@@ -200,6 +205,7 @@ class LowRankCostModel(_Base):
         self.neighbour_shapes_ = (shapes - shapes.mean(1, keepdims=True))[trusted]
         self.neighbour_residuals_ = residuals[trusted]
         self.anchor_space_ = anchor_space(data.features)
+        self.twin_ = twins(self.network_names_)
         return self
 
     def _usable(self, measured: Mapping[str, float]) -> dict[str, float]:
@@ -208,32 +214,41 @@ class LowRankCostModel(_Base):
         return {n: float(ms) for n, ms in measured.items()
                 if n in known and np.isfinite(ms) and ms > 0}
 
-    def place(self, measured: Mapping[str, float]) -> np.ndarray:
-        """The device's placement from every known network it measured."""
+    def placed_positions(self, measured: Mapping[str, float]) -> tuple[np.ndarray, bool]:
+        """The positions of the known networks a device measured as it is placed: each
+        cell's pruned twin's when the device prunes dead compute (learn/pruning.py)."""
         _measured_vector(measured, self.signature_)
-        measured = self._usable(measured)
-        names = list(measured)
-        where = [self.network_names_.index(n) for n in names]
-        return place_device(self.factors_, self.factors_.loadings[where],
-                            self.factors_.mean_log_ms[where],
-                            np.log([measured[n] for n in names]), self.shrinkage)
+        usable = self._usable(measured)
+        where = np.asarray([self.network_names_.index(n) for n in usable], int)
+        twin = self.twin_[where] if self.pruned_gate > 0 else where
+        if (twin == where).all():  # no measured cell tells pruning from running
+            return where, False
+        f, log_ms = self.factors_, np.log(list(usable.values()))
+        residuals = [measurement_residuals(f, f.loadings[w], f.mean_log_ms[w], log_ms,
+                                           self.shrinkage) for w in (where, twin)]
+        pruned = pruned_fits_better(*residuals, int((twin != where).sum()), self.pruned_gate)
+        return (twin if pruned else where), pruned
 
     def adapt(self, measured: Mapping[str, float], device: Device | None = None) -> DeviceModel:
         """The device model for a new device from its measurements (name -> ms)."""
-        placement = self.place(measured)
-        known = self.factors_.mean_log_ms + self.factors_.loadings @ placement
+        where, pruned = self.placed_positions(measured)
         usable = self._usable(measured)
+        log_ms = np.log(list(usable.values()))
+        f = self.factors_
+        placement = place_device(f, f.loadings[where], f.mean_log_ms[where], log_ms,
+                                 self.shrinkage)
+        known = f.mean_log_ms + f.loadings @ placement
         if self.neighbours > 0 and len(self.neighbour_residuals_) \
                 and set(usable) == set(self.signature_):  # placed as the neighbours were
             shape = _measured_vector(usable, self.signature_)
             distance = np.linalg.norm(self.neighbour_shapes_ - (shape - shape.mean()), axis=1)
             nearest = np.argsort(distance, kind="stable")[:self.neighbours]
             known = known + self.neighbour_residuals_[nearest].mean(0)
-        measured_amounts = self._amounts(list(usable))
-        own_weight = self._own_cost_weight(usable, measured_amounts) \
+        measured_amounts = cost_amounts(self.features_[where])
+        own_weight = self._own_cost_weight(where, log_ms, measured_amounts) \
             if self.own_cost_gate > 0 else 0.0
         if own_weight > 0:
-            per_unit = fit_cost_per_unit(measured_amounts, list(usable.values()))
+            per_unit = fit_cost_per_unit(measured_amounts, np.exp(log_ms))
             amounts = cost_amounts(self.features_)
             own_log_ms = np.log(np.maximum(amounts @ per_unit, FLOOR_MS))
             # a network with more of an op than twice what any measured network has (or
@@ -244,34 +259,33 @@ class LowRankCostModel(_Base):
         cost_sum = None
         if self.cost_sum_weight > 0:
             row_ms = np.exp(known)
-            for name, ms in usable.items():
-                row_ms[self.network_names_.index(name)] = ms
+            row_ms[where] = np.exp(log_ms)
+            if pruned:  # a cell with dead edges takes its twin's time: not its layers' sum
+                row_ms[self.twin_ != np.arange(len(row_ms))] = np.nan
             cost_sum = cost_sum_term(self.anchor_space_, self.features_, row_ms,
                                      self.cost_sum_weight)
         if cost_sum is not None and self.seen_cost_weight > 0:
             known = (1.0 - self.seen_cost_weight) * known \
                 + self.seen_cost_weight * cost_sum.log_ms(self.features_)
+        if pruned:
+            known = known[self.twin_]
         tree_weight = 1.0 - (cost_sum.weight if cost_sum is not None else 0.0)
         terms = (TreeTerm(self.boosters_[0], tree_weight),) + tuple(
             TreeTerm(b, tree_weight * float(w)) for b, w in zip(self.boosters_[1:], placement[1:]))
+        info = {"placement": placement.tolist(), "own_cost_weight": own_weight,
+                "dead_compute": "pruned" if pruned else "runs"}
         exportable = ExportableModel(FEATURE_SET, FEATURE_NAMES, tree_weight * float(placement[0]),
                                      terms, cost_sum=cost_sum,
-                                     metadata={"model": "lowrank", "mode": self.mode,
-                                               "placement": placement.tolist(),
-                                               "own_cost_weight": own_weight})
-        return DeviceModel(exportable, dict(zip(self.network_names_, known.tolist())),
-                           {"placement": placement.tolist(), "own_cost_weight": own_weight})
+                                     metadata={"model": "lowrank", "mode": self.mode, **info})
+        return DeviceModel(exportable, dict(zip(self.network_names_, known.tolist())), info)
 
-    def _amounts(self, names: Sequence[str]) -> np.ndarray:
-        return cost_amounts(self._features_of(names))
-
-    def _own_cost_weight(self, usable: Mapping[str, float], amounts: np.ndarray) -> float:
+    def _own_cost_weight(self, where: np.ndarray, log_ms: np.ndarray,
+                         amounts: np.ndarray) -> float:
         """The weight of the device's own cost sum on seen networks (learn/layercost.py
-        own_cost_weight) from leave-one-out residuals on the networks it measured."""
-        if len(usable) < OWN_COST_MIN_MEASURED:  # each leave-one-out fit would be noise
+        own_cost_weight) from leave-one-out residuals on the networks it measured (at
+        positions ``where``)."""
+        if len(where) < OWN_COST_MIN_MEASURED:  # each leave-one-out fit would be noise
             return 0.0
-        where = [self.network_names_.index(n) for n in usable]
-        log_ms = np.log(list(usable.values()))
         placed = measurement_residuals(self.factors_, self.factors_.loadings[where],
                                        self.factors_.mean_log_ms[where], log_ms, self.shrinkage)
         own = cost_sum_residuals(amounts, np.exp(log_ms))

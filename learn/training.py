@@ -15,6 +15,7 @@ from dnncost.errors import ModelError
 from dnncost.learn.dataset import LatencyData
 from dnncost.learn.lowrank import Factors, drift_scores, fit_factors, gross_outliers
 from dnncost.learn.models import MODES, HybridCostModel, LowRankCostModel, XGBCostModel
+from dnncost.learn.pruning import pruning_devices, read_as_twins, twins
 from dnncost.learn.signature import select_signature
 
 MODELS = ("xgb", "lstm", "lowrank", "hybrid")
@@ -58,6 +59,7 @@ class Trained:
     network_names: list[str] = field(default_factory=list)
     signature_ms: dict[str, list[float]] = field(default_factory=dict)
     ignored: list[tuple[str, str, float]] = field(default_factory=list)  # device, network, ms
+    pruning: list[str] = field(default_factory=list)  # devices read as pruning dead compute
 
 
 def make_estimator(options: TrainOptions) -> Any:
@@ -80,18 +82,23 @@ def make_estimator(options: TrainOptions) -> Any:
 
 
 def train(data: LatencyData, options: TrainOptions) -> Trained:
-    """Leave out gross outliers, screen training devices for drift, choose the signature
+    """Read a pruning device's cells with dead edges as their twins' (learn/pruning.py),
+    leave out gross outliers, screen training devices for drift, choose the signature
     from training devices only, and fit the estimator (drifting devices get
     ``drift_weight`` unless kept)."""
     if len(data.device_ids) < 2 or len(data.network_ids) < 2:
         raise ModelError(f"training needs at least 2 devices and 2 networks, the store has "
                          f"{len(data.device_ids)} x {len(data.network_ids)}: import more data")
+    measured_ms = data.latency_ms
+    twin = twins(data.network_names)
+    prunes = pruning_devices(data.log_ms, twin)
+    if prunes.any():  # their cells with dead edges measured the pruned twins again
+        data = replace(data, latency_ms=read_as_twins(measured_ms, twin, prunes))
     off = gross_outliers(data.log_ms, options.rank)
     ignored = [(data.device_ids[d], data.network_names[n], float(data.latency_ms[d, n]))
                for d, n in zip(*np.nonzero(off))]
-    measured_ms = data.latency_ms
     if ignored:
-        data = replace(data, latency_ms=np.where(off, np.nan, measured_ms))
+        data = replace(data, latency_ms=np.where(off, np.nan, data.latency_ms))
     weights = np.ones(len(data.device_ids))
     drift: dict[str, float] = {}
     flagged: list[str] = []
@@ -113,4 +120,5 @@ def train(data: LatencyData, options: TrainOptions) -> Trained:
     return Trained(estimator, options, signature, list(data.device_ids), drift, flagged,
                    fit_factors(data.log_ms, options.rank, weights), list(data.network_names),
                    {d: measured_ms[i, sig_pos].tolist()
-                    for i, d in enumerate(data.device_ids)}, ignored)
+                    for i, d in enumerate(data.device_ids)}, ignored,
+                   [d for d, p in zip(data.device_ids, prunes) if p])

@@ -23,6 +23,7 @@ from dnncost.learn.adaptation import adapt_estimator
 from dnncost.learn.dataset import (config_hashes, device_type, load_dataset, network_tables,
                                    other_configs)
 from dnncost.learn.features import FEATURE_SET, cost_amounts
+from dnncost.learn.pruning import twins
 from dnncost.learn.sequence import SEQUENCE_SET
 from dnncost.learn.layercost import cost_sum_residuals
 from dnncost.learn.ranges import feature_ranges
@@ -83,7 +84,7 @@ def train_to_dir(store: Store, options: TrainOptions, out_dir: str | Path,
               "drifting_weight": 1.0 if options.keep_drifting else options.drift_weight,
               "ignored_measurements": [{"device": d, "network": n, "latency_ms": ms}
                                        for d, n, ms in trained.ignored],
-              "in_sample_fit": fit}
+              "pruning_devices": trained.pruning, "in_sample_fit": fit}
     manifest = {"mode": options.mode, "model": options.model, "sampling": options.sampling,
                 "device_types": sorted({device_type(d) for d in data.devices}),
                 "k": len(trained.signature),
@@ -113,6 +114,10 @@ def _report_md(options: TrainOptions, report: dict[str, Any],
                      "the other devices predict (the store keeps them): " + ", ".join(
                          f"{m['device']} {m['network']} {m['latency_ms']:.4g} ms"
                          for m in report["ignored_measurements"]))
+    if report["pruning_devices"]:
+        lines.append("- devices that prune dead compute (their NAS-Bench-201 cells with dead "
+                     "edges read as their pruned twins, learn/pruning.py): "
+                     + ", ".join(report["pruning_devices"]))
     if report["in_sample_fit"]:
         lines.append("- in-sample fit (training devices from their signature): " + ", ".join(
             f"{k} {v:.4g}" for k, v in report["in_sample_fit"].items()))
@@ -156,6 +161,8 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
     speed_ratio = 1.0  # median of the device's latencies over the training devices' mean
     if trained.factors is not None and measured:
         where = [trained.network_names.index(n) for n in measured]
+        if model.info.get("dead_compute") == "pruned":  # placed as its pruned twins
+            where = list(twins(trained.network_names)[where])
         mean_log_ms, log_ms = trained.factors.mean_log_ms[where], np.log(list(measured.values()))
         args = (trained.factors, trained.factors.loadings[where], mean_log_ms, log_ms)
         score = fit_score(*args)
@@ -215,7 +222,8 @@ def adapt_to_dir(model_dir: str | Path, measurements: str | Path | None, out_dir
                   if model.exportable.feature_set == FEATURE_SET else None}
     save_device_model(out_dir, model)
     return {"fit_score": score, "warning": warning, "suspect_measurements": suspect,
-            "measured_networks": len(measured), "own_cost_weight": own_cost_weight}
+            "measured_networks": len(measured), "own_cost_weight": own_cost_weight,
+            "dead_compute": model.info.get("dead_compute")}
 
 
 def describe_fit(score: dict[str, float], devices: str = "the training devices") -> str:
@@ -282,12 +290,15 @@ def spec_predictor(device_model_dir: str | Path) -> tuple[Callable[[str], float]
                                                          dict[str, Any] | None]:
     """A function from a spec string (see dnncost.gen.spec) to its predicted latency_ms,
     and the training networks' feature ranges (for an out-of-range warning)."""
+    from dnncost.gen.archs import pruned_spec
     from dnncost.gen.layers import layer_table
     from dnncost.gen.spec import parse_spec
 
     model = load_device_model(device_model_dir)
+    pruned = dict(model.info).get("dead_compute") == "pruned"
 
     def predict(text: str) -> float:
-        return float(model.predict_ms([layer_table(parse_spec(text))], [text])[0])
+        runs = pruned_spec(text) if pruned else text  # the device runs the pruned twin
+        return float(model.predict_ms([layer_table(parse_spec(runs))], [text])[0])
 
     return predict, dict(model.info).get("feature_ranges")

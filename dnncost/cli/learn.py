@@ -76,6 +76,9 @@ def train(mode: str, model: str | None, sampling: str, k: int, out_dir: str | No
                  f"{d} {n}" for d, n in per_device.most_common(5))
              + (", ..." if len(per_device) > 5 else "") + f"; all in {target}/report.md); "
              "the store keeps them")
+    if report.get("pruning_devices"):
+        echo("prune dead compute (their NAS-Bench-201 cells with dead edges read as the pruned "
+             "twins): " + ", ".join(report["pruning_devices"]))
     if report["drifting_devices"]:
         echo(f"drifting devices (training weight {report['drifting_weight']}): "
              + ", ".join(report["drifting_devices"]))
@@ -180,6 +183,9 @@ def adapt(model_dir: str | None, population: str | None, measurements: str | Non
         echo(f"own layer costs: {result['own_cost_weight']:.0%} of each known network's "
              "placement is a layer-cost model fitted to these measurements (the training "
              "devices' structure explains them poorly)")
+    if result.get("dead_compute") == "pruned":
+        echo("dead compute: pruned (its NAS-Bench-201 cells with dead edges take their pruned "
+             "twins' time, as a compiled graph runs them)")
     if result["warning"]:
         click.echo(f"dnncost: warning: {result['warning']}", err=True)
 
