@@ -14,15 +14,14 @@ from typing import Sequence
 
 import numpy as np
 
-from dnncost.gen.archs import pruned_twin
-
 # A training device whose cells with dead edges take at most this much longer than their
 # pruned twins (median log ratio) prunes them; devices that run them: 0.13 and more.
 PRUNED_MAX_LOG_RATIO = 0.05
 PRUNED_MIN_PAIRS = 20
 # A new device is placed as pruning when that halves the mean square of its measurements'
-# leave-one-out residuals (pixel3 held out: 0.15 of the eager placement's; the 20 HELP
-# settings that run every edge: 1.6 to 123 times it).
+# leave-one-out residuals (pixel3 held out alone: 0.15 of the eager placement's; the 20
+# HELP settings that run every edge, held out by hardware with fold seeds 0 and 1 and by
+# type: 1.25 to 135 times it).
 PRUNED_GATE = 0.5
 PRUNED_MIN_EVIDENCE = 2  # measured cells with dead edges whose twin the model knows
 
@@ -30,6 +29,8 @@ PRUNED_MIN_EVIDENCE = 2  # measured cells with dead edges whose twin the model k
 def twins(names: Sequence[str]) -> np.ndarray:
     """Per network, the position of its pruned twin among ``names`` (its own position
     when it has no dead compute or the twin is not among them)."""
+    from dnncost.gen.archs import pruned_twin  # gen's spec parser: 15 ms, only when fitting
+
     where = {n: i for i, n in enumerate(names)}
     return np.asarray([where.get(pruned_twin(n), i) for i, n in enumerate(names)], int)
 
