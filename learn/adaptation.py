@@ -1,8 +1,9 @@
 """Adapting a trained estimator to one device: the one path `adapt` and `evaluate` share.
 
-The estimator places the device from its measurements (learn/models.py); collaborative
-xgb and lstm models then shift by the shrunk mean log residual over every network the
-device measured (the low-rank models need none: they place the device from all of them).
+The estimator places the device from its measurements (learn/models.py,
+learn/placement.py); collaborative xgb and lstm models then shift by the shrunk mean log
+residual over every network the device measured (the low-rank models need none: they
+place the device from all of them).
 """
 
 from __future__ import annotations

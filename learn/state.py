@@ -32,7 +32,8 @@ def _known_classes() -> dict[str, type]:
     from dnncost.learn.layercost import AnchorSpace
     from dnncost.learn.lowrank import Factors
     from dnncost.learn.lstm import LSTMCostModel
-    from dnncost.learn.models import HybridCostModel, LowRankCostModel, XGBCostModel
+    from dnncost.learn.models import XGBCostModel
+    from dnncost.learn.placement import HybridCostModel, LowRankCostModel
     from dnncost.learn.training import Trained, TrainOptions
 
     return {cls.__name__: cls for cls in (Trained, TrainOptions, Factors, AnchorSpace,

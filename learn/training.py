@@ -14,7 +14,8 @@ import numpy as np
 from dnncost.errors import ModelError
 from dnncost.learn.dataset import LatencyData
 from dnncost.learn.lowrank import Factors, drift_scores, fit_factors, gross_outliers
-from dnncost.learn.models import MODES, HybridCostModel, LowRankCostModel, XGBCostModel
+from dnncost.learn.models import MODES, XGBCostModel
+from dnncost.learn.placement import HybridCostModel, LowRankCostModel
 from dnncost.learn.pruning import pruning_devices, read_as_twins, twins
 from dnncost.learn.signature import select_signature
 

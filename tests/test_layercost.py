@@ -12,7 +12,7 @@ from dnncost.learn.exportable import AnchorSmoother
 from dnncost.learn.features import cost_amounts
 from dnncost.learn.layercost import (anchor_space, cost_sum_residuals, fit_cost_per_unit,
                                      own_cost_weight)
-from dnncost.learn.models import LowRankCostModel
+from dnncost.learn.placement import LowRankCostModel
 from dnncost.learn.signature import select_signature
 from dnncost.store import Store
 

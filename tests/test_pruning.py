@@ -14,7 +14,7 @@ from dnncost.gen.archs import (nb201_arch, nb201_codes, nb201_pruned, nb201_spec
 from dnncost.gen.layers import layer_table
 from dnncost.help_import import import_help
 from dnncost.learn.dataset import load_dataset
-from dnncost.learn.models import LowRankCostModel
+from dnncost.learn.placement import LowRankCostModel
 from dnncost.learn.pruning import pruning_devices, twins
 from dnncost.learn.training import TrainOptions, train
 from dnncost.store import Store
