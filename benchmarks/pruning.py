@@ -2,15 +2,16 @@
 (learn/pruning.py) gains, and what it costs devices that run every edge.
 
 HELP's 21 NAS-Bench-201 settings, grouped leave-devices-out (5 folds, settings of one
-hardware together), `make train`'s default (lowrank, d_optimal, k = 10) adapted to each
-test device from its signature. Each test device is scored as measured and as a device
+hardware together; ``--group-by device-type``: one type held out at a time), `make
+train`'s default (lowrank, d_optimal, k = 10) adapted to each test device from its
+signature. Each test device is scored as measured and as a device
 that prunes: the same device with each cell's latency replaced by its pruned twin's
 (what a compiled graph of the same hardware would measure; HELP's pixel3 is one such
 device, and raspi4 of the held-back settings is likely another). Both with the twin
 reading on (the default gate) and off (gate 0). Band Spearman: within each device's
 10-90 % latency band, as HELP scores; all 15,625 cells (twins need the whole table).
 
-    .venv/bin/python benchmarks/pruning.py [--help-dir DIR]
+    .venv/bin/python benchmarks/pruning.py [--help-dir DIR] [--group-by model|device-type]
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--help-dir", default=str(Path(__file__).resolve().parents[2]
                                                    / "shared/datasets/help-nasbench201"))
     parser.add_argument("--seed", type=int, default=0, help="fold seed")
+    parser.add_argument("--group-by", choices=("model", "device-type"), default="model")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         with Store(Path(tmp) / "help.sqlite") as store:
@@ -50,7 +52,7 @@ def main() -> None:
     twin = twins(names)
     start = time.perf_counter()
     rows = []  # device, variant, band with the gate on, band off, placed as pruning
-    for train_d, test_d, _, _ in splits(data, "seen", 5, args.seed, "model"):
+    for train_d, test_d, _, _ in splits(data, "seen", 5, args.seed, args.group_by):
         trained = train(data.select(train_d), TrainOptions())
         gate_off = copy.copy(trained.estimator)
         gate_off.pruned_gate = 0.0
@@ -77,7 +79,8 @@ def main() -> None:
         part = [r for r in rows if r[1] == variant]
         print(f"| {len(part)} {variant} | {sum(r[4] for r in part)} | "
               f"{np.mean([r[2] for r in part]):.4f} | {np.mean([r[3] for r in part]):.4f} |")
-    print(f"\n{time.perf_counter() - start:.0f} s; fold seed {args.seed}; pixel3 as measured "
+    print(f"\n{time.perf_counter() - start:.0f} s; held out by {args.group_by}, fold seed "
+          f"{args.seed}; pixel3 as measured "
           "is itself a device that prunes, with noise (its twin's time on 50 % of cells)")
 
 

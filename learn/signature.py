@@ -116,21 +116,33 @@ def _placement_design(log_ms: np.ndarray, rank: int = 3) -> tuple[np.ndarray, np
     return g / noise[:, None], np.linalg.inv(factors.prior_cov) * factors.noise_var
 
 
-def select_d_optimal(log_ms: np.ndarray, k: int, seed: int = 0, rank: int = 3) -> list[int]:
-    """Ours: greedy D-optimal design on the low-rank network factors of the training
-    devices. Each step adds the network that most increases the log-determinant of the
-    information matrix used to place a new device, weighted by how well the factors
-    explain that network (a network the structure fits badly places a device badly)."""
+def _grow_design(log_ms: np.ndarray, chosen: list[int], k: int, rank: int = 3,
+                 reserve: np.ndarray | None = None, quota: int = 0) -> list[int]:
+    """``chosen`` grown to k networks by greedy D-optimal design; with a ``reserve``
+    mask, a step whose slots left are no more than the reserve networks still missing
+    from ``quota`` picks among those alone."""
     scaled, info = _placement_design(log_ms, rank)
-    chosen: list[int] = []
-    for _ in range(k):
-        gains = [(-np.inf if j in chosen else
+    chosen = list(chosen)
+    for j in chosen:
+        info = info + np.outer(scaled[j], scaled[j])
+    while len(chosen) < k:
+        missing = quota - int(reserve[chosen].sum()) if reserve is not None else 0
+        allowed = reserve if missing >= k - len(chosen) else np.ones(len(scaled), bool)
+        gains = [(-np.inf if j in chosen or not allowed[j] else
                   np.linalg.slogdet(info + np.outer(scaled[j], scaled[j]))[1], -j)
                  for j in range(len(scaled))]
         best = -max(gains)[1]
         chosen.append(best)
         info = info + np.outer(scaled[best], scaled[best])
     return sorted(chosen)
+
+
+def select_d_optimal(log_ms: np.ndarray, k: int, seed: int = 0, rank: int = 3) -> list[int]:
+    """Ours: greedy D-optimal design on the low-rank network factors of the training
+    devices. Each step adds the network that most increases the log-determinant of the
+    information matrix used to place a new device, weighted by how well the factors
+    explain that network (a network the structure fits badly places a device badly)."""
+    return _grow_design(log_ms, [], k, rank)
 
 
 def select_greedy(log_ms: np.ndarray, k: int, seed: int = 0, rank: int = 3) -> list[int]:
@@ -176,8 +188,14 @@ SAMPLERS: dict[str, Callable[..., list[int]]] = {
 }
 
 
-def select_signature(method: str, log_ms: np.ndarray, k: int, seed: int = 0) -> list[int]:
-    """k distinct network positions chosen by ``method`` from training log latencies."""
+def select_signature(method: str, log_ms: np.ndarray, k: int, seed: int = 0,
+                     reserve: np.ndarray | None = None, quota: int = 0) -> list[int]:
+    """k distinct network positions chosen by ``method`` from training log latencies.
+
+    With a ``reserve`` mask over the networks, at least ``quota`` of them (at most a
+    third of k) are reserve networks: when ``method`` picks fewer, it chooses k - quota
+    and the D-optimal design adds the rest, from the reserve alone once only as many
+    places are left as reserve networks are missing."""
     if method not in SAMPLERS:
         raise InputError(f"unknown sampling method {method!r}: use one of "
                          f"{', '.join(SAMPLERS)}")
@@ -185,5 +203,10 @@ def select_signature(method: str, log_ms: np.ndarray, k: int, seed: int = 0) -> 
         raise ModelError(f"signature size {k} must be between 1 and the {log_ms.shape[1]} "
                          "training networks: pass a smaller --signature-size")
     chosen = SAMPLERS[method](log_ms, k, seed=seed)
+    if reserve is not None:
+        quota = min(quota, k // 3, int(reserve.sum()))
+        if reserve[chosen].sum() < quota:
+            base = SAMPLERS[method](log_ms, k - quota, seed=seed) if k > quota else []
+            chosen = _grow_design(log_ms, base, k, reserve=reserve, quota=quota)
     assert len(set(chosen)) == k, (method, chosen)
     return chosen

@@ -16,7 +16,8 @@ from dnncost.learn.dataset import LatencyData
 from dnncost.learn.lowrank import Factors, drift_scores, fit_factors, gross_outliers
 from dnncost.learn.models import MODES, XGBCostModel
 from dnncost.learn.placement import HybridCostModel, LowRankCostModel
-from dnncost.learn.pruning import pruning_devices, read_as_twins, twins
+from dnncost.learn.pruning import (SIGNATURE_TELLING, pruning_devices, read_as_twins,
+                                    telling_cells, twins)
 from dnncost.learn.signature import select_signature
 
 MODELS = ("xgb", "lstm", "lowrank", "hybrid")
@@ -114,7 +115,8 @@ def train(data: LatencyData, options: TrainOptions) -> Trained:
     if options.mode == "collaborative":
         usable = weights > 0
         positions = select_signature(options.sampling, data.log_ms[usable], options.k,
-                                     options.seed)
+                                     options.seed, telling_cells(data.log_ms[usable], twin),
+                                     SIGNATURE_TELLING)
         signature = [data.network_names[i] for i in positions]
     estimator = make_estimator(options).fit(data, signature, weights)
     sig_pos = data.network_index(signature)

@@ -70,6 +70,25 @@ def test_sampling_returns_k_distinct_networks(small: LatencyData, method: str) -
 
 
 @pytest.mark.parametrize("method", sorted(SAMPLERS))
+def test_a_signature_holds_its_quota_of_reserve_networks(small: LatencyData, method: str) -> None:
+    """A reserve the method would not pick gets 3 of 9 places (the D-optimal design picks
+    them); one it already meets changes nothing; the quota is at most a third of k."""
+    plain = select_signature(method, small.log_ms, 9, seed=3)
+    reserve = np.ones(small.log_ms.shape[1], bool)
+    reserve[plain] = False
+    chosen = select_signature(method, small.log_ms, 9, 3, reserve, quota=3)
+    assert len(set(chosen)) == 9 and reserve[chosen].sum() >= 3
+    met = np.zeros_like(reserve)
+    met[plain[:3]] = True
+    assert select_signature(method, small.log_ms, 9, 3, met, quota=3) == plain
+    small_k = select_signature(method, small.log_ms, 5, 3, reserve, quota=3)
+    assert reserve[small_k].sum() >= 1 and len(set(small_k)) == 5
+    one = np.zeros_like(reserve)
+    one[np.flatnonzero(reserve)[0]] = True
+    assert one[select_signature(method, small.log_ms, 9, 3, one, quota=3)].sum() == 1
+
+
+@pytest.mark.parametrize("method", sorted(SAMPLERS))
 def test_signature_never_reads_test_devices(small: LatencyData, method: str) -> None:
     options = TrainOptions(model="lowrank", sampling=method, k=5, n_estimators=10)
     train_d, test_d, train_n, test_n = next(splits(small, "seen", 4, seed=0))

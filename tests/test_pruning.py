@@ -15,7 +15,8 @@ from dnncost.gen.layers import layer_table
 from dnncost.help_import import import_help
 from dnncost.learn.dataset import load_dataset
 from dnncost.learn.placement import LowRankCostModel
-from dnncost.learn.pruning import pruning_devices, twins
+from dnncost.learn.pruning import (SIGNATURE_TELLING, TELLING_MIN_LOG_RATIO, pruning_devices,
+                                   telling_cells, twins)
 from dnncost.learn.training import TrainOptions, train
 from dnncost.store import Store
 from test_help_import import SHARED_HELP, _help_dir
@@ -90,6 +91,23 @@ def help_data(tmp_path_factory: pytest.TempPathFactory):
 def test_pixel3s_cells_take_their_twins_time_and_no_other_settings_do(help_data) -> None:
     found = pruning_devices(help_data.log_ms, twins(help_data.network_names))
     assert [d for d, p in zip(help_data.device_ids, found) if p] == ["pixel3"]
+
+
+@needs_help
+def test_the_signature_holds_cells_whose_dead_edges_take_long(help_data) -> None:
+    """Telling cells: dead edges that take at least 1.35x the twin on the settings that
+    run them (pixel3's, read as missing, say nothing). Without the rule this slice's
+    signature holds none; train puts SIGNATURE_TELLING (2) in it."""
+    twin = twins(help_data.network_names)
+    log_ms = help_data.log_ms.copy()
+    log_ms[help_data.device_ids.index("pixel3"), twin != np.arange(len(twin))] = np.nan
+    telling = telling_cells(log_ms, twin)
+    assert 0 < telling.sum() < (twin != np.arange(len(twin))).sum()
+    assert (twin[telling] != np.flatnonzero(telling)).all()
+    ratio = np.nanmedian(log_ms[:, telling] - log_ms[:, twin[telling]], 0)
+    assert (ratio >= TELLING_MIN_LOG_RATIO).all()
+    trained = train(help_data, TrainOptions(model="lowrank", k=10))
+    assert telling[help_data.network_index(trained.signature)].sum() >= SIGNATURE_TELLING
 
 
 @needs_help
