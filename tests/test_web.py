@@ -26,7 +26,9 @@ const d = require(process.argv[2]);
 const fs = require('fs');
 const input = JSON.parse(fs.readFileSync(process.argv[3], 'utf8'));
 const rows = (f) => { try { return Array.from(f().rows); } catch (e) { return 'error: ' + e.message; } };
+const pruned = (s) => rows(() => d.specRows(s, {deadCompute: 'pruned'}));
 console.log(JSON.stringify({specs: input.specs.map((s) => rows(() => d.specRows(s))),
+                            pruned: input.pruned.map(pruned),
                             tflite: input.tflite.map((p) => rows(() => d.tfliteRows(fs.readFileSync(p))))}));
 """
 
@@ -61,7 +63,7 @@ def test_the_javascript_layer_rows_equal_pythons(tmp_path: Path, tflite_files) -
     sys.path.insert(0, str(Path(__file__).parent))
     from test_spec_features import _random_specs
 
-    from dnncost.gen.archs import fbnet_arch, nb201_arch, nb201_codes
+    from dnncost.gen.archs import fbnet_arch, nb201_arch, nb201_codes, pruned_spec
     from dnncost.gen.spaces import iiswc_networks, sample_specs
     from dnncost.gen.tflite_layers import tflite_layer_table
 
@@ -95,14 +97,21 @@ def test_the_javascript_layer_rows_equal_pythons(tmp_path: Path, tflite_files) -
     truncated = tmp_path / "truncated.tflite"
     truncated.write_bytes(tflite_files[0].read_bytes()[:2000])
     (tmp_path / "check.js").write_text(CHECK)
-    (tmp_path / "in.json").write_text(json.dumps({"specs": specs + bad, "tflite": [
-        str(p) for p in tflite_files + [truncated]]}))
+    cells = [s for s in specs if "|" in s or "cell_e" in s]  # NAS-Bench-201 cells
+    (tmp_path / "in.json").write_text(json.dumps({
+        "specs": specs + bad, "pruned": cells,
+        "tflite": [str(p) for p in tflite_files + [truncated]]}))
     done = subprocess.run([_node(), str(tmp_path / "check.js"), str(WEB / "dnncost.js"),
                            str(tmp_path / "in.json")], capture_output=True, text=True, check=True)
     out = json.loads(done.stdout)
     assert out["specs"][:len(specs)] == [encode(layer_table(parse_spec(s))).ravel().tolist()
                                          for s in specs]
     assert all(str(result).startswith("error:") for result in out["specs"][len(specs):])
+    # a device model that says dead_compute: pruned reads cells as their pruned twins
+    assert out["pruned"] == [encode(layer_table(parse_spec(pruned_spec(s)))).ravel().tolist()
+                             for s in cells]
+    runs = [out["specs"][specs.index(c)] for c in cells]
+    assert sum(p != r for p, r in zip(out["pruned"], runs)) >= 10  # cells with dead edges
     assert out["tflite"][:-1] == [encode(tflite_layer_table(p)).ravel().tolist()
                                   for p in tflite_files]
     assert out["tflite"][-1].startswith("error: a corrupt TFLite model (truncated")  # as Python

@@ -284,7 +284,27 @@
     return { rows: out, layers: rows.length };
   }
 
-  function specRows(text) { return pack(walk(parseSpec(text))); }
+  // gen/archs.py nb201_pruned: a compiled graph drops every edge into a node whose output
+  // reaches the cell's output only through none edges
+  function prunedOps(ops) {
+    const op = {};
+    CELL_EDGES.forEach(([i, j], n) => { op[`${i},${j}`] = Number(ops[n]); });
+    const live = new Set([3]);
+    for (const j of [2, 1]) {
+      if ([3, 2].some((i) => i > j && op[`${i},${j}`] && live.has(i))) live.add(j);
+    }
+    return CELL_EDGES.map(([i, j]) => (live.has(i) ? op[`${i},${j}`] : 0)).join('');
+  }
+
+  // options.deadCompute: a device model's metadata says 'pruned' (its cells run as their
+  // pruned twins: dnncost.gen.archs.pruned_spec) or 'runs' (every edge, the default)
+  function specRows(text, options = {}) {
+    const spec = parseSpec(text);
+    if (options.deadCompute === 'pruned') {
+      spec.stages = spec.stages.map((s) => (s.type === 'cell' ? { ...s, ops: prunedOps(s.ops) } : s));
+    }
+    return pack(walk(spec));
+  }
 
   // ---- .tflite (gen/tflite_layers.py: the fields read by their schema slots) ------------
   function tfliteRows(buffer) {
