@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +68,9 @@ def test_a_twin_drops_exactly_the_dead_convolutions() -> None:
 
 
 @pytest.fixture(scope="module")
-def help_data(tmp_path_factory: pytest.TempPathFactory):
-    """HELP's 9 settings on 400 cells with dead edges, their twins and 200 others."""
+def help_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of HELP's 9 settings on 400 cells with dead edges, their twins and 200
+    others."""
     import torch
 
     index = torch.load(SHARED_HELP / "str_arch2idx.pt", weights_only=True)
@@ -82,8 +84,15 @@ def help_data(tmp_path_factory: pytest.TempPathFactory):
               for s in SETTINGS}
     root = _help_dir(tmp_path_factory.mktemp("help") / "help", archs,
                      {s: [t[index[a]] for a in archs] for s, t in tables.items()})
-    with Store(tmp_path_factory.mktemp("store") / "help.sqlite") as store:
+    path = tmp_path_factory.mktemp("store") / "help.sqlite"
+    with Store(path) as store:
         import_help(store, root, "nasbench201")
+    return path
+
+
+@pytest.fixture(scope="module")
+def help_data(help_store: Path):
+    with Store(help_store) as store:
         return load_dataset(store)
 
 
@@ -135,3 +144,38 @@ def test_a_device_that_prunes_is_placed_and_predicted_as_its_twins(help_data) ->
         help_data.select(rest), trained.signature).adapt({names[i]: row[twin[i]]
                                                           for i in measured_at})
     assert off.info["dead_compute"] == "runs"  # 0 turns it off
+
+
+@needs_help
+def test_the_users_path_reads_a_pruning_device_through_the_cli_and_its_onnx(
+        help_store: Path, help_data, tmp_path: Path) -> None:
+    """train without samsung_s7, adapt to its pruning variant from the signature alone,
+    then predict NAS-Bench-201 strings through the device directory and its .onnx: a
+    cell with dead edges takes what its twin takes, and the CLI says why."""
+    from click.testing import CliRunner
+
+    from dnncost.cli import cli
+
+    def run(*args: object) -> str:
+        done = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+        assert done.exit_code == 0, done.output
+        return done.stdout
+
+    model, device, onnx = tmp_path / "model", tmp_path / "s7", tmp_path / "s7.onnx"
+    run("train", "--mode", "collaborative", "--exclude-device", "samsung_s7", "--store",
+        help_store, "-o", model)
+    signature = [n["name"] for n in json.loads((model / "signature.json").read_text())["networks"]]
+    names = help_data.network_names
+    row = help_data.latency_ms[help_data.device_ids.index("samsung_s7")]
+    twin = twins(names)
+    lines = ["network,latency_ms"] + [f"{n},{row[twin[names.index(n)]]}" for n in signature]
+    (tmp_path / "s7.csv").write_text("\n".join(lines) + "\n")
+    assert "dead compute: pruned" in run("adapt", model, "--measurements", tmp_path / "s7.csv",
+                                         "--device", "s7_compiled", "-o", device)
+    run("export", device, "--store", help_store, "-o", onnx)
+    specs = tmp_path / "specs.txt"
+    specs.write_text(f"{nb201_arch('333330')}\n{nb201_arch('300330')}\n{nb201_arch('333333')}\n")
+    for predictor in (device, onnx):
+        ms = [float(x) for x in run("predict", predictor, "--specs", specs).split()]
+        assert ms[0] == pytest.approx(ms[1], rel=1e-6)  # 333330 runs as 300330
+        assert ms[2] > ms[1]
