@@ -202,11 +202,13 @@ def select_signature(method: str, log_ms: np.ndarray, k: int, seed: int = 0,
     if not 0 < k <= log_ms.shape[1]:
         raise ModelError(f"signature size {k} must be between 1 and the {log_ms.shape[1]} "
                          "training networks: pass a smaller --signature-size")
-    chosen = SAMPLERS[method](log_ms, k, seed=seed)
-    if reserve is not None:
-        quota = min(quota, k // 3, int(reserve.sum()))
-        if reserve[chosen].sum() < quota:
-            base = SAMPLERS[method](log_ms, k - quota, seed=seed) if k > quota else []
-            chosen = _grow_design(log_ms, base, k, reserve=reserve, quota=quota)
+    quota = 0 if reserve is None else min(quota, k // 3, int(reserve.sum()))
+    if quota and method == "d_optimal":  # the same picks as below, in one greedy pass
+        chosen = _grow_design(log_ms, [], k, reserve=reserve, quota=quota)
+    else:
+        chosen = SAMPLERS[method](log_ms, k, seed=seed)
+    if quota and reserve[chosen].sum() < quota:
+        base = SAMPLERS[method](log_ms, k - quota, seed=seed) if k > quota else []
+        chosen = _grow_design(log_ms, base, k, reserve=reserve, quota=quota)
     assert len(set(chosen)) == k, (method, chosen)
     return chosen
